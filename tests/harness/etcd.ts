@@ -1,0 +1,126 @@
+import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { freePort } from './ports.js';
+
+export const ETCD_MISSING =
+  'etcd is not installed: run `apt-get update && apt-get install -y etcd-server` (or put an etcd 3.4+ binary on PATH, or set SWITCHYARD_TEST_ETCD_BIN).';
+
+export function etcdBinary(): string {
+  return process.env.SWITCHYARD_TEST_ETCD_BIN ?? 'etcd';
+}
+
+export function etcdInstalled(): boolean {
+  const r = spawnSync(etcdBinary(), ['--version'], { stdio: 'ignore' });
+  return r.status === 0;
+}
+
+/**
+ * A private etcd for tests: its own free ports and temp data dir, which may be stopped
+ * and restarted (same ports, same data) to prove recovery. `close()` removes the data.
+ */
+export class PrivateEtcd {
+  readonly endpoint: string;
+  private child: ChildProcess | undefined;
+  private constructor(
+    private readonly clientPort: number,
+    private readonly peerPort: number,
+    private readonly dataDir: string,
+  ) {
+    this.endpoint = `http://127.0.0.1:${clientPort}`;
+  }
+
+  static async start(): Promise<PrivateEtcd> {
+    if (!etcdInstalled()) throw new Error(ETCD_MISSING);
+    const dataDir = mkdtempSync(join(tmpdir(), 'switchyard-etcd-'));
+    const etcd = new PrivateEtcd(await freePort(), await freePort(), dataDir);
+    await etcd.resume();
+    return etcd;
+  }
+
+  get running(): boolean {
+    return this.child !== undefined;
+  }
+
+  /** Start (or restart after `stop()`) the server and wait until it answers. */
+  async resume(): Promise<void> {
+    if (this.child) return;
+    const client = `http://127.0.0.1:${this.clientPort}`;
+    const peer = `http://127.0.0.1:${this.peerPort}`;
+    const child = spawn(
+      etcdBinary(),
+      [
+        '--name',
+        'test',
+        '--data-dir',
+        this.dataDir,
+        '--listen-client-urls',
+        client,
+        '--advertise-client-urls',
+        client,
+        '--listen-peer-urls',
+        peer,
+        '--initial-advertise-peer-urls',
+        peer,
+        '--initial-cluster',
+        `test=${peer}`,
+        '--log-level',
+        'error',
+        '--logger',
+        'zap',
+      ],
+      {
+        stdio: ['ignore', 'ignore', 'pipe'],
+        env: { ...process.env, ETCD_UNSUPPORTED_ARCH: process.env.ETCD_UNSUPPORTED_ARCH ?? '' },
+      },
+    );
+    let stderr = '';
+    child.stderr?.on('data', (d: Buffer) => {
+      stderr = (stderr + d.toString()).slice(-4000);
+    });
+    this.child = child;
+    const exited = new Promise<never>((_, reject) =>
+      child.once('exit', (code) => reject(new Error(`etcd exited with ${code} while starting: ${stderr}`))),
+    );
+    await Promise.race([this.waitHealthy(15_000), exited]);
+    child.removeAllListeners('exit');
+    child.once('exit', () => {
+      if (this.child === child) this.child = undefined;
+    });
+  }
+
+  private async waitHealthy(timeoutMs: number): Promise<void> {
+    const until = Date.now() + timeoutMs;
+    while (Date.now() < until) {
+      try {
+        const res = await fetch(`${this.endpoint}/health`, { signal: AbortSignal.timeout(500) });
+        if (res.ok) return;
+      } catch {
+        // not up yet
+      }
+      await new Promise((r) => setTimeout(r, 50));
+    }
+    throw new Error(`etcd did not become healthy on ${this.endpoint} within ${timeoutMs} ms`);
+  }
+
+  /** Stop the server (SIGTERM, then SIGKILL), keeping its data for `resume()`. */
+  async stop(): Promise<void> {
+    const child = this.child;
+    if (!child) return;
+    this.child = undefined;
+    await new Promise<void>((resolve) => {
+      const t = setTimeout(() => child.kill('SIGKILL'), 5_000);
+      child.once('exit', () => {
+        clearTimeout(t);
+        resolve();
+      });
+      child.kill('SIGTERM');
+    });
+  }
+
+  async close(): Promise<void> {
+    await this.stop();
+    rmSync(this.dataDir, { recursive: true, force: true });
+  }
+}
