@@ -1,1 +1,3 @@
+export * from './codec.js';
 export * from './errors.js';
+export * from './transport.js';

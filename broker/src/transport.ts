@@ -1,0 +1,205 @@
+/**
+ * The Transport interface: events and RPC, independent of the wire.
+ *
+ * Two implementations live side by side: `AmqpTransport` (RabbitMQ, the real path,
+ * wire format in docs/protocol.md) and `MemoryTransport` (in-process, the embedded
+ * default for `npm start` and unit tests). One contract test suite runs against both,
+ * so their semantics match: competing groups, ack-after-success, retry then
+ * dead-letter, deadlines, fail-fast when nobody serves, streaming with cancel.
+ */
+import type { Codec } from './codec.js';
+import type { SwitchyardError } from './errors.js';
+
+export type TransportState = 'idle' | 'connecting' | 'connected' | 'disconnected' | 'closed';
+
+/** String headers that travel with every message (W3C `traceparent`, caller identity, ...). */
+export type Headers = Record<string, string>;
+
+// ---------------------------------------------------------------------------------
+// Events
+
+export interface PublishOptions {
+  /** Extra headers, e.g. `traceparent`. */
+  headers?: Headers;
+  /** Message id; default a random UUID. Subscribers see it and may use it to de-duplicate. */
+  messageId?: string;
+  /** Codec for this message; default the transport's default codec (JSON). */
+  contentType?: string;
+  /** Name of the publishing service, sent as header `x-source`. */
+  source?: string;
+}
+
+export interface PublishReceipt {
+  messageId: string;
+}
+
+export interface IncomingEvent {
+  /** The message id given by the publisher (stable across retries and redeliveries). */
+  id: string;
+  topic: string;
+  payload: unknown;
+  headers: Headers;
+  contentType: string;
+  /** True when the broker delivered this message before (consumer died, connection dropped). */
+  redelivered: boolean;
+  /** 1 for the first delivery; n for the n-th attempt after handler failures. */
+  attempt: number;
+  /** Publish time (ms since epoch) when the publisher set it. */
+  timestamp: number | undefined;
+}
+
+export type EventHandler = (event: IncomingEvent) => Promise<void> | void;
+
+export interface RetryPolicy {
+  /** Total handler attempts before the message is dead-lettered. Default 5. */
+  attempts: number;
+  /** Delay before the 2nd attempt, in ms. Default 1000. */
+  initialDelayMs: number;
+  /** Multiplier per further attempt. Default 2. */
+  factor: number;
+  /** Upper bound on one delay, in ms. Default 60000. */
+  maxDelayMs: number;
+}
+
+export const DEFAULT_RETRY_POLICY: Readonly<RetryPolicy> = Object.freeze({
+  attempts: 5,
+  initialDelayMs: 1000,
+  factor: 2,
+  maxDelayMs: 60_000,
+});
+
+export type QueueType = 'quorum' | 'classic';
+
+export interface SubscribeOptions {
+  /**
+   * Competing-consumer group. Instances subscribed with the same group share the
+   * events (each event goes to one of them); every group gets every event.
+   */
+  group: string;
+  /** Durable queue type. Default 'quorum'. */
+  queueType?: QueueType;
+  /** Partial retry policy merged over DEFAULT_RETRY_POLICY. */
+  retry?: Partial<RetryPolicy>;
+  /** Max unacked events handed to this subscriber at once. Default 100. */
+  prefetch?: number;
+  /**
+   * Called with a decoded payload before the handler; throw (INVALID_ARGUMENT) to reject
+   * it. Invalid events go straight to the dead-letter queue: retrying cannot fix them.
+   */
+  validate?: (payload: unknown) => void;
+}
+
+export interface Subscription {
+  readonly topic: string;
+  readonly group: string;
+  /** Name of the dead-letter queue (for operators and tests). */
+  readonly deadLetterQueue: string;
+  /** Stop taking new events and wait for handlers in flight. Idempotent. */
+  close(): Promise<void>;
+}
+
+/** Why a message was dead-lettered: header `x-death-reason` on the dead-lettered copy. */
+export type DeathReason = 'handler-failed' | 'invalid' | 'undecodable' | 'delivery-limit';
+
+// ---------------------------------------------------------------------------------
+// RPC
+
+export interface CallOptions {
+  /** Relative timeout in ms. Default 30000. Ignored when `deadline` is earlier. */
+  timeoutMs?: number;
+  /** Absolute deadline (ms since epoch), e.g. inherited from the caller's caller. */
+  deadline?: number;
+  headers?: Headers;
+  contentType?: string;
+  signal?: AbortSignal;
+}
+
+export interface StreamCallOptions extends CallOptions {
+  /** Items the caller buffers before the server must wait for credit. Default 16. */
+  window?: number;
+}
+
+export interface IncomingRequest {
+  /** Correlation id of this call. */
+  id: string;
+  service: string;
+  method: string;
+  payload: unknown;
+  headers: Headers;
+  contentType: string;
+  /** Absolute deadline, ms since epoch; undefined when the caller set none. */
+  deadline: number | undefined;
+  /** Aborted at the deadline, on stream cancel, or when the server closes hard. */
+  signal: AbortSignal;
+  /** True when the broker delivered this request before (an instance died mid-call). */
+  redelivered: boolean;
+}
+
+/** A method's result: a value, or an async iterable for server-streaming methods. */
+export type MethodResult = unknown;
+
+export interface MethodDefinition {
+  handler: (request: IncomingRequest) => Promise<MethodResult> | MethodResult;
+  /** Throw (INVALID_ARGUMENT) for an invalid request; the handler then never runs. */
+  validateRequest?: (payload: unknown) => void;
+  /** Throw for an invalid reply; the caller gets INTERNAL instead of bad data. */
+  validateResponse?: (payload: unknown) => void;
+  /** Marks a server-streaming method (its handler returns an AsyncIterable). */
+  streaming?: boolean;
+}
+
+export interface ServeOptions {
+  /** Max requests handled at once by this server instance. Default 100. */
+  prefetch?: number;
+}
+
+export interface Server {
+  readonly service: string;
+  /** Stop taking requests, finish those in flight, then release the queue. Idempotent. */
+  close(): Promise<void>;
+}
+
+// ---------------------------------------------------------------------------------
+
+export interface TransportEvents {
+  state: (state: TransportState) => void;
+  /** Something went wrong that did not fail a caller (a consumer recovered, a reply was late, ...). */
+  error: (err: SwitchyardError | Error) => void;
+}
+
+export interface Transport {
+  /** 'amqp' or 'memory'. */
+  readonly kind: string;
+  readonly state: TransportState;
+  readonly namespace: string;
+
+  /** Connect and declare the shared topology. Idempotent. */
+  start(): Promise<void>;
+  /**
+   * Graceful: stop consumers, wait for handlers in flight, fail pending calls with
+   * UNAVAILABLE, wait for pending publish confirms, then close connections. Idempotent.
+   */
+  close(): Promise<void>;
+
+  /** Resolves once RabbitMQ (or the in-memory bus) confirms the event; rejects UNROUTABLE when no group subscribes to the topic. */
+  publish(topic: string, payload: unknown, options?: PublishOptions): Promise<PublishReceipt>;
+  /** Subscribe a group to a topic pattern (`*` one word, `#` zero or more, dot-separated). */
+  subscribe(topic: string, handler: EventHandler, options: SubscribeOptions): Promise<Subscription>;
+
+  /** Serve methods of a service: this instance becomes one competing consumer of its request queue. */
+  serve(service: string, methods: Record<string, MethodDefinition>, options?: ServeOptions): Promise<Server>;
+  /** Unary call. Rejects with the remote error (typed, by code), DEADLINE_EXCEEDED, or UNAVAILABLE. */
+  call(service: string, method: string, payload: unknown, options?: CallOptions): Promise<unknown>;
+  /** Server-streaming call. Breaking out of the loop cancels the stream on the server. */
+  stream(
+    service: string,
+    method: string,
+    payload: unknown,
+    options?: StreamCallOptions,
+  ): AsyncIterableIterator<unknown>;
+
+  on<E extends keyof TransportEvents>(event: E, listener: TransportEvents[E]): this;
+  off<E extends keyof TransportEvents>(event: E, listener: TransportEvents[E]): this;
+}
+
+export type { Codec };
