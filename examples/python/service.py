@@ -1,0 +1,360 @@
+#!/usr/bin/env python3
+"""The `inventory` service, written in Python from docs/protocol.md with only pika.
+
+It proves the wire protocol is the whole contract: a Switchyard caller in TypeScript
+(or any language) calls these methods, and this process can subscribe to events
+published by anyone, with no Switchyard library on this side.
+
+Methods (JSON only; any other content type is answered INVALID_ARGUMENT):
+  reserve  {sku: non-empty string, qty: integer >= 1}  -> {reserved: true, sku, qty}
+  fail     {code?: string, message?: string}           -> always an error reply
+                                                          (default FAILED_PRECONDITION)
+  whoami   {}                                          -> the caller headers it received
+
+Optionally (--subscribe PATTERN) it consumes events of one group, with the retry and
+dead-letter rules of protocol §3. It prints one JSON line per event it handles:
+  EVENT {"id", "topic", "payload", "attempt", "redelivered", "headers"}
+An event whose payload has `"fail": true` makes the handler fail (so retries and the
+dead-letter queue can be observed); a payload that is not a JSON object is invalid.
+
+Prints `READY` once consuming; exits 0 on SIGTERM/SIGINT after closing the connection.
+"""
+
+import argparse
+import datetime
+import json
+import os
+import signal
+import sys
+import time
+
+import pika
+
+DEFAULT_AMQP = 'amqp://guest:guest@127.0.0.1:5672/%2F'
+DEFAULT_NAMESPACE = 'switchyard'
+JSON_TYPE = 'application/json'
+
+# Codes a caller may retry (docs/errors.md); every other code is final.
+RETRYABLE = {'UNAVAILABLE', 'RESOURCE_EXHAUSTED', 'CIRCUIT_OPEN', 'UNROUTABLE',
+             'BULKHEAD_FULL', 'RATE_LIMITED', 'BUFFER_FULL'}
+
+
+class ServiceError(Exception):
+    """A failure with a stable code, sent to the caller as a protocol §6 error body."""
+
+    def __init__(self, code, message, details=None):
+        super().__init__(message)
+        self.code = code
+        self.message = message
+        self.details = details
+
+    def body(self):
+        out = {'code': self.code, 'message': self.message, 'retryable': self.code in RETRYABLE}
+        if self.details is not None:
+            out['details'] = self.details
+        return out
+
+
+def invalid(what, violations):
+    summary = '; '.join(f"{v['pointer'] or '/'}: {v['message']}" for v in violations)
+    return ServiceError('INVALID_ARGUMENT', f'{what} is invalid: {summary}', {'violations': violations})
+
+
+def header(props, name):
+    """A header as a string (pika gives bytes for values that are not UTF-8)."""
+    value = (props.headers or {}).get(name)
+    if value is None:
+        return None
+    if isinstance(value, bytes):
+        return value.decode('utf-8', 'replace')
+    return str(value)
+
+
+def decode_json(props, body):
+    """Decode a body per content_type; missing means JSON (protocol §2)."""
+    content_type = (props.content_type or JSON_TYPE).split(';')[0].strip().lower()
+    if content_type != JSON_TYPE:
+        raise ServiceError('INVALID_ARGUMENT', f'unsupported content type "{props.content_type}"',
+                           {'contentType': props.content_type})
+    try:
+        return json.loads(body.decode('utf-8'))
+    except (UnicodeDecodeError, ValueError) as err:
+        raise ServiceError('INVALID_ARGUMENT', f'payload is not valid {JSON_TYPE}: {err}',
+                           {'contentType': JSON_TYPE}) from None
+
+
+# ---------------------------------------------------------------------------------
+# Methods
+
+
+def reserve(payload, _props):
+    # Validated by hand: the schema is {sku: string (min 1), qty: integer >= 1}, no extras.
+    violations = []
+    if not isinstance(payload, dict):
+        raise invalid('request', [{'pointer': '', 'message': 'must be object'}])
+    sku = payload.get('sku')
+    qty = payload.get('qty')
+    if 'sku' not in payload:
+        violations.append({'pointer': '', 'message': "must have required property 'sku'"})
+    elif not isinstance(sku, str) or sku == '':
+        violations.append({'pointer': '/sku', 'message': 'must be a non-empty string'})
+    if 'qty' not in payload:
+        violations.append({'pointer': '', 'message': "must have required property 'qty'"})
+    elif isinstance(qty, bool) or not isinstance(qty, int):
+        violations.append({'pointer': '/qty', 'message': 'must be integer'})
+    elif qty < 1:
+        violations.append({'pointer': '/qty', 'message': 'must be >= 1'})
+    for key in payload:
+        if key not in ('sku', 'qty'):
+            violations.append({'pointer': f'/{key}', 'message': 'must NOT have additional properties'})
+    if violations:
+        raise invalid('request', violations)
+    return {'reserved': True, 'sku': sku, 'qty': qty}
+
+
+def fail(payload, _props):
+    payload = payload if isinstance(payload, dict) else {}
+    code = payload.get('code') or 'FAILED_PRECONDITION'
+    raise ServiceError(str(code), str(payload.get('message') or 'inventory is frozen'))
+
+
+def whoami(_payload, props):
+    return {name: header(props, name) for name in ('x-caller', 'x-source', 'traceparent')}
+
+
+METHODS = {'reserve': reserve, 'fail': fail, 'whoami': whoami}
+
+
+# ---------------------------------------------------------------------------------
+# RPC server (protocol §4)
+
+
+class RpcServer:
+    def __init__(self, channel, namespace, service):
+        self.ch = channel
+        self.ns = namespace
+        self.service = service
+        self.queue = f'{namespace}.rpc.{service}'
+        self.tag = None
+
+    def start(self, prefetch):
+        self.ch.exchange_declare(f'{self.ns}.rpc', 'direct', durable=True)
+        # Auto-delete, no arguments: must match every other server's declaration.
+        self.ch.queue_declare(self.queue, durable=True, auto_delete=True)
+        self.ch.queue_bind(self.queue, f'{self.ns}.rpc', routing_key=self.service)
+        self.ch.basic_qos(prefetch_count=prefetch)
+        self.tag = self.ch.basic_consume(self.queue, self.on_request, auto_ack=False)
+
+    def on_request(self, ch, method, props, body):
+        if not props.reply_to or not props.correlation_id:
+            # Nobody to answer: drop it rather than leave it to be redelivered forever.
+            print(f'dropping request without reply_to/correlation_id on {self.queue}', file=sys.stderr)
+            ch.basic_ack(method.delivery_tag)
+            return
+        deadline = header(props, 'x-deadline')
+        if deadline is not None:
+            try:
+                expired = int(deadline) <= time.time() * 1000
+            except ValueError:
+                expired = False
+            if expired:
+                ch.basic_ack(method.delivery_tag)  # the caller has given up
+                return
+        try:
+            name = header(props, 'x-method')
+            if not name:
+                raise ServiceError('INVALID_ARGUMENT', 'request has no x-method header')
+            payload = decode_json(props, body)
+            handler = METHODS.get(name)
+            if handler is None:
+                raise ServiceError('UNIMPLEMENTED', f'{self.service} has no method "{name}"')
+            result = handler(payload, props)
+            self.reply(props, 'ok', json.dumps(result).encode())
+        except ServiceError as err:
+            self.reply(props, 'error', json.dumps(err.body()).encode())
+        except Exception as err:  # noqa: BLE001 - a bug must still answer the caller
+            print(f'{self.service}: handler crashed: {err!r}', file=sys.stderr)
+            body = {'code': 'INTERNAL', 'message': 'internal error', 'retryable': False}
+            self.reply(props, 'error', json.dumps(body).encode())
+        # Ack only after replying: a server dying mid-call lets another instance take it.
+        ch.basic_ack(method.delivery_tag)
+
+    def reply(self, props, status, body):
+        headers = {'x-status': status}
+        traceparent = header(props, 'traceparent')
+        if traceparent:
+            headers['traceparent'] = traceparent
+        # Every reply this service sends is JSON: the only codec it speaks.
+        self.ch.basic_publish('', props.reply_to, body, pika.BasicProperties(
+            correlation_id=props.correlation_id, content_type=JSON_TYPE, headers=headers))
+
+
+# ---------------------------------------------------------------------------------
+# Event subscriber (protocol §3)
+
+
+class Subscriber:
+    def __init__(self, channel, namespace, group, pattern, queue_type, retry):
+        self.ch = channel
+        self.ns = namespace
+        self.pattern = pattern
+        self.queue = f'{namespace}.events.{group}.{pattern}'
+        self.dlq = f'{self.queue}.dlq'
+        self.queue_type = queue_type
+        self.retry = retry
+        self.delays_declared = set()
+        self.tag = None
+
+    def start(self, prefetch):
+        ch = self.ch
+        ch.exchange_declare(f'{self.ns}.events', 'topic', durable=True)
+        args = {
+            'x-queue-type': self.queue_type,
+            'x-dead-letter-exchange': '',
+            'x-dead-letter-routing-key': self.dlq,
+        }
+        if self.queue_type == 'quorum':
+            args.update({'x-delivery-limit': 20, 'x-dead-letter-strategy': 'at-least-once',
+                         'x-overflow': 'reject-publish'})
+        ch.queue_declare(self.dlq, durable=True, arguments={'x-queue-type': self.queue_type})
+        ch.queue_declare(self.queue, durable=True, arguments=args)
+        ch.queue_bind(self.queue, f'{self.ns}.events', routing_key=self.pattern)
+        # Confirm mode: a retry or dead-letter copy must be safe before the original is acked.
+        ch.confirm_delivery()
+        ch.basic_qos(prefetch_count=prefetch)
+        self.tag = ch.basic_consume(self.queue, self.on_event, auto_ack=False)
+
+    def on_event(self, ch, method, props, body):
+        attempt = int(header(props, 'x-attempt') or '1')
+        # A retried copy comes back from the delay queue with our queue's name as its
+        # routing key, so the topic travels in a header from the first retry on.
+        topic = header(props, 'x-original-topic') or method.routing_key
+        try:
+            payload = decode_json(props, body)
+        except ServiceError as err:
+            return self.dead_letter(method, props, body, topic, 'undecodable', err, attempt)
+        if not isinstance(payload, dict):
+            err = invalid('event', [{'pointer': '', 'message': 'must be object'}])
+            return self.dead_letter(method, props, body, topic, 'invalid', err, attempt)
+        try:
+            self.handle(topic, method, props, payload, attempt)
+        except Exception as exc:  # noqa: BLE001 - any handler failure is retried
+            err = exc if isinstance(exc, ServiceError) else ServiceError('INTERNAL', str(exc))
+            if attempt < self.retry['attempts']:
+                return self.retry_later(method, props, body, topic, attempt)
+            return self.dead_letter(method, props, body, topic, 'handler-failed', err, attempt)
+        ch.basic_ack(method.delivery_tag)
+
+    def handle(self, topic, method, props, payload, attempt):
+        line = {
+            'id': props.message_id,
+            'topic': topic,
+            'payload': payload,
+            'attempt': attempt,
+            'redelivered': bool(method.redelivered),
+            'headers': {k: header(props, k) for k in own_headers(props)},
+        }
+        print('EVENT ' + json.dumps(line), flush=True)
+        if payload.get('fail') is True:
+            raise ServiceError('INTERNAL', 'asked to fail')
+
+    def retry_later(self, method, props, body, topic, attempt):
+        r = self.retry
+        delay = int(min(r['initial_delay_ms'] * r['factor'] ** (attempt - 1), r['max_delay_ms']))
+        exchange = f'{self.ns}.delay.{delay}'
+        if delay not in self.delays_declared:
+            self.ch.exchange_declare(exchange, 'fanout', durable=True)
+            self.ch.queue_declare(exchange, durable=True, arguments={
+                'x-message-ttl': delay, 'x-dead-letter-exchange': ''})
+            self.ch.queue_bind(exchange, exchange, routing_key='')
+            self.delays_declared.add(delay)
+        headers = own_headers(props)
+        headers['x-attempt'] = str(attempt + 1)
+        headers['x-original-topic'] = topic
+        # Routing key = our queue: the delay queue dead-letters back to it by that key.
+        self.ch.basic_publish(exchange, self.queue, body, copy_props(props, headers))
+        self.ch.basic_ack(method.delivery_tag)
+
+    def dead_letter(self, method, props, body, topic, reason, err, attempt):
+        headers = own_headers(props)
+        headers.update({
+            'x-death-reason': reason,
+            'x-error-code': err.code,
+            'x-error-message': err.message,
+            'x-attempt': str(attempt),
+            'x-original-queue': self.queue,
+            'x-original-topic': topic,
+            'x-dead-lettered-at': datetime.datetime.now(datetime.timezone.utc).isoformat(),
+        })
+        self.ch.basic_publish('', self.dlq, body, copy_props(props, headers))
+        self.ch.basic_ack(method.delivery_tag)
+        print('DEAD ' + json.dumps({'id': props.message_id, 'reason': reason, 'code': err.code}), flush=True)
+
+
+def own_headers(props):
+    """The message's headers without the x-death bookkeeping RabbitMQ added on expiry."""
+    return {k: v for k, v in (props.headers or {}).items()
+            if k != 'x-death' and not k.startswith(('x-first-death-', 'x-last-death-'))}
+
+
+def copy_props(props, headers):
+    return pika.BasicProperties(
+        content_type=props.content_type, message_id=props.message_id, timestamp=props.timestamp,
+        delivery_mode=props.delivery_mode or 2, headers=headers)
+
+
+# ---------------------------------------------------------------------------------
+
+
+def parse_args(argv):
+    p = argparse.ArgumentParser(description='Switchyard `inventory` service in Python (pika only).')
+    p.add_argument('--amqp', default=os.environ.get('SWITCHYARD_AMQP', DEFAULT_AMQP),
+                   help='AMQP URL (env SWITCHYARD_AMQP; default %(default)s)')
+    p.add_argument('--namespace', default=os.environ.get('SWITCHYARD_NAMESPACE', DEFAULT_NAMESPACE),
+                   help='Switchyard namespace (env SWITCHYARD_NAMESPACE; default %(default)s)')
+    p.add_argument('--service', default='inventory', help='service name to serve (default %(default)s)')
+    p.add_argument('--prefetch', type=int, default=100)
+    p.add_argument('--subscribe', metavar='PATTERN', help='also consume events matching this topic pattern')
+    p.add_argument('--group', default='inventory', help='subscription group (default %(default)s)')
+    p.add_argument('--queue-type', choices=('quorum', 'classic'), default='quorum')
+    p.add_argument('--attempts', type=int, default=5, help='handler attempts before dead-lettering')
+    p.add_argument('--initial-delay-ms', type=int, default=1000)
+    p.add_argument('--factor', type=float, default=2)
+    p.add_argument('--max-delay-ms', type=int, default=60000)
+    return p.parse_args(argv)
+
+
+def main(argv):
+    args = parse_args(argv)
+    stopping = []
+    signal.signal(signal.SIGTERM, lambda *_: stopping.append(True))
+    signal.signal(signal.SIGINT, lambda *_: stopping.append(True))
+
+    params = pika.URLParameters(args.amqp)
+    conn = pika.BlockingConnection(params)
+    rpc_ch = conn.channel()
+    server = RpcServer(rpc_ch, args.namespace, args.service)
+    server.start(args.prefetch)
+    sub = None
+    if args.subscribe:
+        # Its own channel: confirm mode there must not slow down RPC replies.
+        sub = Subscriber(conn.channel(), args.namespace, args.group, args.subscribe, args.queue_type, {
+            'attempts': args.attempts, 'initial_delay_ms': args.initial_delay_ms,
+            'factor': args.factor, 'max_delay_ms': args.max_delay_ms})
+        sub.start(args.prefetch)
+    print('READY', flush=True)
+
+    # Short slices so a signal is noticed quickly; handlers run inside process_data_events.
+    while not stopping:
+        conn.process_data_events(time_limit=0.2)
+
+    # Cancel first: unacked deliveries go back to the queue for another instance.
+    rpc_ch.basic_cancel(server.tag)
+    if sub is not None:
+        sub.ch.basic_cancel(sub.tag)
+    conn.close()
+    return 0
+
+
+if __name__ == '__main__':
+    sys.exit(main(sys.argv[1:]))
