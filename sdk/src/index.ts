@@ -1,1 +1,3 @@
 export * from '@switchyard/broker';
+export * from './registry/index.js';
+export * from './schemas/index.js';
