@@ -1,0 +1,60 @@
+/**
+ * Server-side flow control of one stream (docs/protocol.md §5): the server may send
+ * `window` items beyond what the caller granted, then waits for credit. It stops for
+ * good when the signal aborts (deadline, caller cancel, hard close).
+ */
+
+export const STOPPED: unique symbol = Symbol('stopped');
+
+export class StreamFlow {
+  private credit: number;
+  private wake: (() => void) | undefined;
+  private readonly stopped: Promise<typeof STOPPED>;
+  private isStopped = false;
+
+  constructor(window: number, signal: AbortSignal) {
+    this.credit = window;
+    let onStop!: () => void;
+    this.stopped = new Promise((resolve) => {
+      onStop = () => resolve(STOPPED);
+    });
+    const stop = () => {
+      this.isStopped = true;
+      onStop();
+      this.wake?.();
+    };
+    if (signal.aborted) stop();
+    else signal.addEventListener('abort', stop, { once: true });
+  }
+
+  get stoppedNow(): boolean {
+    return this.isStopped;
+  }
+
+  grant(n: number): void {
+    if (!Number.isInteger(n) || n <= 0) return;
+    this.credit += n;
+    this.wake?.();
+  }
+
+  spend(): void {
+    this.credit--;
+  }
+
+  /** Resolves true when there is credit to send one item, false once stopped. */
+  async waitForCredit(): Promise<boolean> {
+    while (this.credit <= 0 && !this.isStopped) {
+      await new Promise<void>((resolve) => {
+        this.wake = resolve;
+      });
+      this.wake = undefined;
+    }
+    return !this.isStopped;
+  }
+
+  /** `work`'s result, or STOPPED if the flow stops first (then `work`'s outcome is ignored). */
+  race<T>(work: Promise<T>): Promise<T | typeof STOPPED> {
+    work.catch(() => {});
+    return Promise.race([work, this.stopped]);
+  }
+}
