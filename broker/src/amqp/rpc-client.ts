@@ -1,0 +1,292 @@
+/**
+ * The caller's side of RPC (docs/protocol.md §4): requests go to `<ns>.rpc` with
+ * `mandatory`, replies come back by direct reply-to on the same channel, matched by
+ * correlation id. One channel, one reply consumer, one map of pending calls.
+ *
+ * A request that comes back as `basic.return` found no queue: the service's auto-delete
+ * queue is gone with its last server, so the call fails UNAVAILABLE at once. When the
+ * channel dies the replies can never arrive (direct reply-to is bound to the channel):
+ * every pending call fails UNAVAILABLE.
+ */
+import { randomBytes } from 'node:crypto';
+import type { Channel, ChannelModel, ConsumeMessage, Message, Options } from 'amqplib';
+import type { Codec, CodecRegistry } from '../codec.js';
+import {
+  CancelledError,
+  ClosedError,
+  DeadlineExceededError,
+  InternalError,
+  InvalidArgumentError,
+  isSwitchyardError,
+  type SwitchyardError,
+  UnavailableError,
+} from '../errors.js';
+import type { CallOptions, StreamCallOptions } from '../transport.js';
+import type { ChannelOwner, RecoveringConnection } from './connection.js';
+import { H, headerString, STATUS } from './headers.js';
+import type { TransportLogger } from './options.js';
+import { decodeErrorReply, type PendingReply, type ReplyRouter, StreamCall } from './stream.js';
+import { DIRECT_REPLY_TO, type Topology } from './topology.js';
+
+export const DEFAULT_STREAM_WINDOW = 16;
+const MAX_STREAM_WINDOW = 10_000;
+const EMPTY = Buffer.alloc(0);
+const REOPEN_DELAY_MS = 500;
+
+export interface RpcClientOptions {
+  conn: RecoveringConnection;
+  topology: Topology;
+  codecs: CodecRegistry;
+  logger: TransportLogger;
+  defaultTimeoutMs: number;
+}
+
+class UnaryCall implements PendingReply {
+  private readonly timer: NodeJS.Timeout;
+  private readonly onAbort: (() => void) | undefined;
+
+  constructor(
+    private readonly client: RpcClient,
+    readonly id: string,
+    readonly service: string,
+    readonly method: string,
+    private readonly resolve: (value: unknown) => void,
+    private readonly reject: (err: unknown) => void,
+    timeoutMs: number,
+    private readonly signal: AbortSignal | undefined,
+  ) {
+    this.timer = setTimeout(UnaryCall.onDeadline, timeoutMs, this);
+    if (signal) {
+      this.onAbort = () => this.fail(new CancelledError('call cancelled by the caller'));
+      signal.addEventListener('abort', this.onAbort, { once: true });
+    }
+  }
+
+  private static onDeadline(call: UnaryCall): void {
+    call.fail(
+      new DeadlineExceededError(`no reply from ${call.service}.${call.method} before the deadline`, {
+        details: { service: call.service, method: call.method },
+      }),
+    );
+  }
+
+  onReply(msg: ConsumeMessage): void {
+    this.release();
+    const status = headerString(msg.properties.headers as Record<string, unknown> | undefined, H.status);
+    if (status === STATUS.ok) {
+      let value: unknown;
+      try {
+        value = this.client.codecs.decode(msg.content, msg.properties.contentType as string | undefined);
+      } catch {
+        this.reject(new InternalError(`undecodable reply from ${this.service}.${this.method}`));
+        return;
+      }
+      this.resolve(value);
+    } else if (status === STATUS.error) {
+      this.reject(decodeErrorReply(msg));
+    } else {
+      this.reject(new InternalError(`unexpected reply status ${JSON.stringify(status)}`));
+    }
+  }
+
+  onReturn(): void {
+    this.fail(new UnavailableError(`no server for service "${this.service}"`, { details: { service: this.service } }));
+  }
+
+  fail(err: SwitchyardError): void {
+    if (!this.client.isPending(this.id, this)) return;
+    this.release();
+    this.reject(err);
+  }
+
+  private release(): void {
+    clearTimeout(this.timer);
+    if (this.signal && this.onAbort) this.signal.removeEventListener('abort', this.onAbort);
+    this.client.release(this.id, this);
+  }
+}
+
+export class RpcClient implements ChannelOwner, ReplyRouter {
+  readonly codecs: CodecRegistry;
+  private ch: Channel | undefined;
+  private readonly pending = new Map<string, PendingReply>();
+  /** Random per client, so correlation ids never collide across processes; a counter within. */
+  private readonly idPrefix = randomBytes(9).toString('base64url');
+  private counter = 0;
+  private closed = false;
+  private reopenTimer: NodeJS.Timeout | undefined;
+
+  constructor(private readonly opts: RpcClientOptions) {
+    this.codecs = opts.codecs;
+  }
+
+  start(): Promise<void> {
+    return this.opts.conn.add(this);
+  }
+
+  async attach(model: ChannelModel): Promise<void> {
+    if (this.closed) return;
+    const ch = await model.createChannel();
+    ch.on('error', (err: Error) => this.opts.logger.warn({ err }, 'rpc client channel error'));
+    ch.on('close', () => this.onChannelClose(ch, model));
+    ch.on('return', this.onReturn);
+    // Direct reply-to: consume before publishing any request on this channel.
+    await ch.consume(DIRECT_REPLY_TO, this.onReply, { noAck: true });
+    this.ch = ch;
+  }
+
+  private onChannelClose(ch: Channel, model: ChannelModel): void {
+    if (this.ch !== ch) return;
+    this.ch = undefined;
+    this.failAll(new UnavailableError('connection to RabbitMQ lost; the reply cannot arrive'));
+    if (!this.closed && this.opts.conn.isCurrent(model)) {
+      clearTimeout(this.reopenTimer);
+      this.reopenTimer = setTimeout(() => {
+        if (this.ch || this.closed || !this.opts.conn.isCurrent(model)) return;
+        this.attach(model).catch((err: Error) => this.opts.logger.warn({ err }, 'cannot reopen the rpc channel'));
+      }, REOPEN_DELAY_MS);
+      this.reopenTimer.unref();
+    }
+  }
+
+  private readonly onReply = (msg: ConsumeMessage | null): void => {
+    if (!msg) return;
+    const call = this.pending.get(msg.properties.correlationId as string);
+    if (call) call.onReply(msg);
+    else this.opts.logger.debug({ correlationId: msg.properties.correlationId }, 'late reply dropped');
+  };
+
+  private readonly onReturn = (msg: Message): void => {
+    this.pending.get(msg.properties.correlationId as string)?.onReturn();
+  };
+
+  isPending(id: string, call: PendingReply): boolean {
+    return this.pending.get(id) === call;
+  }
+
+  release(id: string, call: PendingReply): void {
+    if (this.pending.get(id) === call) this.pending.delete(id);
+  }
+
+  sendControl(replyTo: string, correlationId: string, headers: Record<string, string>): void {
+    try {
+      this.ch?.publish('', replyTo, EMPTY, { correlationId, headers });
+    } catch {
+      // channel closing: the stream fails with it
+    }
+  }
+
+  private nextId(): string {
+    return `${this.idPrefix}.${(++this.counter).toString(36)}`;
+  }
+
+  /** Everything a request needs, or the error that stops it before it is sent. */
+  private prepare(
+    payload: unknown,
+    options: CallOptions,
+  ): { ch: Channel; codec: Codec; body: Buffer; timeoutMs: number; deadline: number } | SwitchyardError {
+    if (this.closed) return new ClosedError('transport closed');
+    const ch = this.ch;
+    if (!ch) return new UnavailableError('not connected to RabbitMQ');
+    const now = Date.now();
+    let deadline = now + (options.timeoutMs ?? this.opts.defaultTimeoutMs);
+    if (options.deadline !== undefined && options.deadline < deadline) deadline = options.deadline;
+    if (!(deadline > now)) return new DeadlineExceededError('the deadline passed before the call was sent');
+    if (options.signal?.aborted) return new CancelledError('call cancelled by the caller');
+    let codec: Codec;
+    let body: Buffer;
+    try {
+      codec = options.contentType ? this.codecs.get(options.contentType) : this.codecs.default;
+      body = codec.encode(payload);
+    } catch (err) {
+      if (isSwitchyardError(err)) return new InvalidArgumentError(err.message);
+      return new InvalidArgumentError(`payload cannot be encoded: ${(err as Error).message}`);
+    }
+    return { ch, codec, body, timeoutMs: deadline - now, deadline };
+  }
+
+  private requestProps(
+    id: string,
+    method: string,
+    codec: Codec,
+    timeoutMs: number,
+    deadline: number,
+    options: CallOptions,
+  ): Options.Publish {
+    const headers: Record<string, string> = { ...options.headers, [H.method]: method, [H.deadline]: String(deadline) };
+    return {
+      mandatory: true,
+      replyTo: DIRECT_REPLY_TO,
+      correlationId: id,
+      messageId: id,
+      contentType: codec.contentType,
+      deliveryMode: 1,
+      expiration: String(timeoutMs),
+      timestamp: Math.floor(Date.now() / 1000),
+      headers,
+    };
+  }
+
+  call(service: string, method: string, payload: unknown, options: CallOptions = {}): Promise<unknown> {
+    const ready = this.prepare(payload, options);
+    if (ready instanceof Error) return Promise.reject(ready);
+    const { ch, codec, body, timeoutMs, deadline } = ready;
+    const id = this.nextId();
+    return new Promise((resolve, reject) => {
+      const call = new UnaryCall(this, id, service, method, resolve, reject, timeoutMs, options.signal);
+      this.pending.set(id, call);
+      try {
+        ch.publish(
+          this.opts.topology.rpcExchange,
+          service,
+          body,
+          this.requestProps(id, method, codec, timeoutMs, deadline, options),
+        );
+      } catch {
+        call.fail(new UnavailableError('connection to RabbitMQ lost before the request was sent'));
+      }
+    });
+  }
+
+  stream(
+    service: string,
+    method: string,
+    payload: unknown,
+    options: StreamCallOptions = {},
+  ): AsyncIterableIterator<unknown> {
+    const window = options.window ?? DEFAULT_STREAM_WINDOW;
+    if (!Number.isInteger(window) || window < 1 || window > MAX_STREAM_WINDOW)
+      return StreamCall.failed(new InvalidArgumentError(`window must be an integer 1-${MAX_STREAM_WINDOW}`));
+    const ready = this.prepare(payload, options);
+    if (ready instanceof Error) return StreamCall.failed(ready);
+    const { ch, codec, body, timeoutMs, deadline } = ready;
+    const id = this.nextId();
+    const call = new StreamCall(this, id, service, method, window, timeoutMs, options.signal);
+    this.pending.set(id, call);
+    const props = this.requestProps(id, method, codec, timeoutMs, deadline, options);
+    (props.headers as Record<string, string>)[H.streamWindow] = String(window);
+    try {
+      ch.publish(this.opts.topology.rpcExchange, service, body, props);
+    } catch {
+      call.fail(new UnavailableError('connection to RabbitMQ lost before the request was sent'));
+    }
+    return call;
+  }
+
+  private failAll(err: SwitchyardError): void {
+    for (const call of [...this.pending.values()]) call.fail(err);
+    this.pending.clear();
+  }
+
+  /** Fail pending calls with UNAVAILABLE and close the channel. Idempotent. */
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    this.opts.conn.remove(this);
+    clearTimeout(this.reopenTimer);
+    this.failAll(new UnavailableError('transport closed before the reply arrived'));
+    const ch = this.ch;
+    this.ch = undefined;
+    await ch?.close().catch(() => {});
+  }
+}

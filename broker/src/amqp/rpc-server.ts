@@ -1,0 +1,341 @@
+/**
+ * The server's side of RPC (docs/protocol.md §4-§6): one consumer on the service's
+ * request queue, competing with every other instance of the service.
+ *
+ * Each request is answered on the reply channel (publishing connection) and acked only
+ * after the reply went out, so an instance that dies mid-call leaves the request to
+ * another. Errors travel as JSON bodies; an error that is not a SwitchyardError becomes
+ * INTERNAL with a generic message, so internals never leak to a caller.
+ */
+import type { Channel, ConsumeMessage } from 'amqplib';
+import type { Codec, CodecRegistry } from '../codec.js';
+import {
+  DeadlineExceededError,
+  FailedPreconditionError,
+  InternalError,
+  InvalidArgumentError,
+  InvalidOptionsError,
+  isSwitchyardError,
+  type SwitchyardError,
+  toSwitchyardError,
+  UnimplementedError,
+} from '../errors.js';
+import type { Headers, IncomingRequest, MethodDefinition, ServeOptions, Server } from '../transport.js';
+import type { RecoveringConnection } from './connection.js';
+import { type ChannelSlot, ConsumerChannel, type ConsumerSpec } from './consumer-channel.js';
+import { H, headerInt, headerString, STATUS, toStringHeaders } from './headers.js';
+import { isValidName, type TransportLogger } from './options.js';
+import type { ReplyChannel } from './reply-channel.js';
+import { StreamSender } from './stream-sender.js';
+import { Topology } from './topology.js';
+
+export interface RpcServerDeps {
+  conn: RecoveringConnection;
+  replies: ReplyChannel;
+  topology: Topology;
+  codecs: CodecRegistry;
+  logger: TransportLogger;
+  onError: (err: Error) => void;
+}
+
+/** Validate serve() arguments; throws InvalidOptionsError naming the bad one. */
+export function validateServe(
+  topology: Topology,
+  service: unknown,
+  methods: unknown,
+  options: ServeOptions | undefined,
+  defaultPrefetch: number,
+): number {
+  if (!isValidName(service) || !Topology.fits(topology.rpcQueue(service)))
+    throw new InvalidOptionsError(
+      `service must be 1-120 characters of letters, digits, '_', '-', '.', ':', got ${JSON.stringify(service)}`,
+    );
+  if (typeof methods !== 'object' || methods === null || Object.keys(methods).length === 0)
+    throw new InvalidOptionsError('methods must name at least one method');
+  for (const [name, def] of Object.entries(methods as Record<string, MethodDefinition>)) {
+    if (typeof def?.handler !== 'function') throw new InvalidOptionsError(`methods.${name}.handler must be a function`);
+    for (const hook of ['validateRequest', 'validateResponse'] as const)
+      if (def[hook] !== undefined && typeof def[hook] !== 'function')
+        throw new InvalidOptionsError(`methods.${name}.${hook} must be a function`);
+  }
+  const prefetch = options?.prefetch ?? defaultPrefetch;
+  if (!Number.isInteger(prefetch) || prefetch < 1 || prefetch > 65_535)
+    throw new InvalidOptionsError(`prefetch must be an integer 1-65535, got ${JSON.stringify(prefetch)}`);
+  return prefetch;
+}
+
+/**
+ * A request as the handler sees it. The AbortController (and its deadline timer) is
+ * made only when the handler reads `signal`: most handlers never do.
+ */
+class Request implements IncomingRequest {
+  private controller: AbortController | undefined;
+  private timer: NodeJS.Timeout | undefined;
+  private disposed = false;
+
+  constructor(
+    readonly id: string,
+    readonly service: string,
+    readonly method: string,
+    readonly payload: unknown,
+    readonly headers: Headers,
+    readonly contentType: string,
+    readonly deadline: number | undefined,
+    readonly redelivered: boolean,
+  ) {}
+
+  get signal(): AbortSignal {
+    if (!this.controller) {
+      this.controller = new AbortController();
+      if (this.deadline !== undefined && !this.disposed) {
+        const left = this.deadline - Date.now();
+        if (left <= 0) this.controller.abort(new DeadlineExceededError('deadline passed'));
+        else this.timer = setTimeout(Request.onDeadline, left, this);
+      }
+    }
+    return this.controller.signal;
+  }
+
+  private static onDeadline(req: Request): void {
+    req.abort(new DeadlineExceededError('deadline passed'));
+  }
+
+  abort(reason: Error): void {
+    const signal = this.signal;
+    if (!signal.aborted) this.controller!.abort(reason);
+  }
+
+  dispose(): void {
+    this.disposed = true;
+    clearTimeout(this.timer);
+  }
+}
+
+function isAsyncIterable(v: unknown): v is AsyncIterable<unknown> {
+  return typeof (v as AsyncIterable<unknown> | null)?.[Symbol.asyncIterator] === 'function';
+}
+
+function isIterable(v: unknown): v is Iterable<unknown> {
+  return typeof (v as Iterable<unknown> | null)?.[Symbol.iterator] === 'function' && typeof v !== 'string';
+}
+
+async function* fromIterable(items: Iterable<unknown>): AsyncGenerator<unknown> {
+  yield* items;
+}
+
+const ERROR_PROPS_TYPE = 'application/json';
+
+export class RpcServer implements Server, ConsumerSpec {
+  readonly label: string;
+  private readonly consumer: ConsumerChannel;
+  private closing: Promise<void> | undefined;
+
+  constructor(
+    private readonly deps: RpcServerDeps,
+    readonly service: string,
+    private readonly methods: Record<string, MethodDefinition>,
+    readonly prefetch: number,
+    private readonly onClosed: (server: RpcServer) => void,
+  ) {
+    this.label = `server ${service}`;
+    this.consumer = new ConsumerChannel(deps.conn, this, deps.logger, deps.onError);
+  }
+
+  open(): Promise<void> {
+    return this.consumer.open();
+  }
+
+  declare(ch: Channel): Promise<string> {
+    return this.deps.topology.declareRpcQueue(ch, this.service);
+  }
+
+  onMessage(msg: ConsumeMessage, slot: ChannelSlot): void {
+    this.consumer.begin();
+    this.handle(msg, slot).then(this.done, this.failed);
+  }
+
+  private readonly done = (): void => this.consumer.end();
+
+  private readonly failed = (err: unknown): void => {
+    this.consumer.end();
+    this.deps.onError(err as Error);
+  };
+
+  private async handle(msg: ConsumeMessage, slot: ChannelSlot): Promise<void> {
+    const props = msg.properties;
+    const raw = props.headers as Record<string, unknown> | undefined;
+    const replyTo = props.replyTo as string | undefined;
+    const correlationId = props.correlationId as string | undefined;
+    const deadline = headerInt(raw, H.deadline);
+    if (!replyTo || !correlationId) {
+      this.deps.logger.warn({ service: this.service }, 'request without reply_to or correlation_id dropped');
+      slot.ack(msg);
+      return;
+    }
+    if (deadline !== undefined && deadline <= Date.now()) {
+      // The caller has given up already.
+      slot.ack(msg);
+      return;
+    }
+    try {
+      await this.dispatch(msg, raw, replyTo, correlationId, deadline);
+    } finally {
+      slot.ack(msg);
+    }
+  }
+
+  private async dispatch(
+    msg: ConsumeMessage,
+    raw: Record<string, unknown> | undefined,
+    replyTo: string,
+    correlationId: string,
+    deadline: number | undefined,
+  ): Promise<void> {
+    const method = headerString(raw, H.method) ?? '';
+    const def = Object.hasOwn(this.methods, method) ? this.methods[method] : undefined;
+    if (!def) {
+      this.replyError(
+        replyTo,
+        correlationId,
+        new UnimplementedError(`service "${this.service}" has no method "${method}"`, {
+          details: { service: this.service, method },
+        }),
+      );
+      return;
+    }
+    const contentType = (msg.properties.contentType as string | undefined) ?? 'application/json';
+    let codec: Codec;
+    let payload: unknown;
+    try {
+      payload = this.deps.codecs.decode(msg.content, contentType);
+      codec = this.deps.codecs.get(contentType.split(';')[0]!.trim().toLowerCase());
+    } catch (err) {
+      this.replyError(replyTo, correlationId, toSwitchyardError(err));
+      return;
+    }
+    const isStreamCall = raw?.[H.streamWindow] !== undefined;
+    if (Boolean(def.streaming) !== isStreamCall) {
+      this.replyError(
+        replyTo,
+        correlationId,
+        new FailedPreconditionError(
+          def.streaming
+            ? `${this.service}.${method} is a streaming method: call it as a stream`
+            : `${this.service}.${method} is not a streaming method: call it as a unary call`,
+        ),
+      );
+      return;
+    }
+    if (def.validateRequest) {
+      try {
+        def.validateRequest(payload);
+      } catch (err) {
+        this.replyError(
+          replyTo,
+          correlationId,
+          isSwitchyardError(err) ? err : new InvalidArgumentError(`request is invalid: ${(err as Error)?.message}`),
+        );
+        return;
+      }
+    }
+    const req = new Request(
+      correlationId,
+      this.service,
+      method,
+      payload,
+      toStringHeaders(raw),
+      codec.contentType,
+      deadline,
+      msg.fields.redelivered,
+    );
+    try {
+      if (isStreamCall) await this.runStream(req, def, replyTo, codec, raw);
+      else await this.runUnary(req, def, replyTo, codec);
+    } finally {
+      req.dispose();
+    }
+  }
+
+  private async runUnary(req: Request, def: MethodDefinition, replyTo: string, codec: Codec): Promise<void> {
+    let body: Buffer;
+    try {
+      const result = await def.handler(req);
+      if (def.validateResponse) {
+        try {
+          def.validateResponse(result);
+        } catch (err) {
+          this.deps.logger.error({ err, service: this.service, method: req.method }, 'reply failed validation');
+          throw new InternalError(`${this.service}.${req.method} produced an invalid reply`);
+        }
+      }
+      body = codec.encode(result);
+    } catch (err) {
+      this.replyError(replyTo, req.id, this.publicError(err, req.method));
+      return;
+    }
+    this.send(replyTo, req.id, body, codec.contentType, STATUS.ok);
+  }
+
+  private async runStream(
+    req: Request,
+    def: MethodDefinition,
+    replyTo: string,
+    codec: Codec,
+    raw: Record<string, unknown> | undefined,
+  ): Promise<void> {
+    const window = Math.max(1, headerInt(raw, H.streamWindow) ?? 16);
+    let iterable: AsyncIterable<unknown>;
+    try {
+      const result = await def.handler(req);
+      if (isAsyncIterable(result)) iterable = result;
+      else if (isIterable(result)) iterable = fromIterable(result);
+      else throw new InternalError(`${this.service}.${req.method} is streaming but returned no iterable`);
+    } catch (err) {
+      this.replyError(replyTo, req.id, this.publicError(err, req.method));
+      return;
+    }
+    const sender = new StreamSender(
+      this.deps.replies,
+      {
+        replyTo,
+        correlationId: req.id,
+        codec,
+        window,
+        deadline: req.deadline,
+        abort: (reason) => req.abort(reason),
+      },
+      (err) => this.deps.logger.error({ err, service: this.service, method: req.method }, 'stream handler failed'),
+    );
+    await sender.run(iterable);
+  }
+
+  /** The error a caller may see; anything else is logged here and becomes INTERNAL. */
+  private publicError(err: unknown, method: string): SwitchyardError {
+    const e = toSwitchyardError(err);
+    if (e !== err) this.deps.logger.error({ err, service: this.service, method }, 'handler failed');
+    return e;
+  }
+
+  private replyError(replyTo: string, correlationId: string, err: SwitchyardError): void {
+    this.send(replyTo, correlationId, Buffer.from(JSON.stringify(err.toJSON())), ERROR_PROPS_TYPE, STATUS.error);
+  }
+
+  private send(replyTo: string, correlationId: string, body: Buffer, contentType: string, status: string): void {
+    const sent = this.deps.replies.send(replyTo, body, {
+      correlationId,
+      contentType,
+      headers: { [H.status]: status },
+    });
+    if (!sent)
+      this.deps.logger.warn(
+        { service: this.service, correlationId },
+        'reply not sent: publishing connection down (the caller gets UNAVAILABLE)',
+      );
+  }
+
+  /** Stop taking requests, finish those in flight; the auto-delete queue goes with the last server. */
+  close(): Promise<void> {
+    this.closing ??= this.consumer.close().finally(() => this.onClosed(this));
+    return this.closing;
+  }
+}
