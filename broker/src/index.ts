@@ -5,3 +5,5 @@ export { type DecodedDeadLetter, MemoryTransport } from './memory/memory-transpo
 export type { MemoryDeadLetter } from './memory/messages.js';
 export { MEMORY_TRANSPORT_DEFAULTS, type MemoryTransportOptions } from './memory/options.js';
 export * from './transport.js';
+export { AmqpTransport } from './amqp/amqp-transport.js';
+export type { AmqpTransportOptions, TransportLogger } from './amqp/options.js';
