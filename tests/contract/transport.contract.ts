@@ -62,14 +62,14 @@ export type ContractFactory = (namespace: string) => Promise<ContractHarness>;
 // ---------------------------------------------------------------------------------
 // Helpers
 
-const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
+export const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
 
-interface Deferred<T> {
+export interface Deferred<T> {
   promise: Promise<T>;
   resolve: (value: T) => void;
 }
 
-function deferred<T = void>(): Deferred<T> {
+export function deferred<T = void>(): Deferred<T> {
   let resolve!: (value: T) => void;
   const promise = new Promise<T>((r) => {
     resolve = r;
@@ -78,7 +78,7 @@ function deferred<T = void>(): Deferred<T> {
 }
 
 /** Poll `probe` until it stops throwing; rethrow its last failure after `timeoutMs`. */
-async function eventually<T>(probe: () => T | Promise<T>, timeoutMs = 5000): Promise<T> {
+export async function eventually<T>(probe: () => T | Promise<T>, timeoutMs = 5000): Promise<T> {
   const until = Date.now() + timeoutMs;
   for (;;) {
     try {
@@ -91,7 +91,7 @@ async function eventually<T>(probe: () => T | Promise<T>, timeoutMs = 5000): Pro
 }
 
 /** The rejection of `promise`, which must be a SwitchyardError. */
-async function rejection(promise: Promise<unknown>): Promise<SwitchyardError> {
+export async function rejection(promise: Promise<unknown>): Promise<SwitchyardError> {
   const outcome = await promise.then(
     (value) => ({ ok: true as const, value }),
     (error: unknown) => ({ ok: false as const, error }),
