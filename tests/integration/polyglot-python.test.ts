@@ -7,12 +7,25 @@ import { type ChildProcess, spawn } from 'node:child_process';
 import { once } from 'node:events';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
+import {
+  AmqpTransport,
+  type ErrorBody,
+  type IncomingEvent,
+  isSwitchyardError,
+  NotFoundError,
+  type Server,
+  type Subscription,
+  SwitchyardError,
+  validationError,
+} from '@switchyard/broker';
+import { Ajv2020 } from 'ajv/dist/2020.js';
 import amqplib from 'amqplib';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { uniqueNamespace } from '../harness/servers.js';
 
 /** Debian's interpreter: the one python3-pika is installed for (not a pyenv python3 on PATH). */
 const PYTHON = '/usr/bin/python3';
+const amqpUrl = inject('amqpUrl');
 const EXAMPLES = fileURLToPath(new URL('../../examples/python/', import.meta.url));
 
 interface CallerResult {
@@ -58,7 +71,6 @@ interface PyEvent {
 class PythonService {
   readonly events: PyEvent[] = [];
   readonly dead: Array<{ id: string; reason: string; code: string }> = [];
-  private waiters: Array<() => void> = [];
 
   private constructor(private readonly child: ChildProcess) {}
 
@@ -74,27 +86,11 @@ class PythonService {
         if (line === 'READY') resolve();
         else if (line.startsWith('EVENT ')) svc.events.push(JSON.parse(line.slice(6)));
         else if (line.startsWith('DEAD ')) svc.dead.push(JSON.parse(line.slice(5)));
-        for (const w of svc.waiters) w();
       });
       child.once('exit', (code) => reject(new Error(`service.py exited with ${code} before READY`)));
     });
     await ready;
     return svc;
-  }
-
-  /** Wait (bounded) until `check` holds over what the service printed. */
-  async until<T>(check: () => T | undefined, timeoutMs = 15_000): Promise<T> {
-    const deadline = Date.now() + timeoutMs;
-    for (;;) {
-      const v = check();
-      if (v !== undefined) return v;
-      if (Date.now() > deadline) throw new Error('service.py did not print what was expected in time');
-      await new Promise<void>((resolve) => {
-        this.waiters.push(resolve);
-        setTimeout(resolve, 200);
-      });
-      this.waiters = [];
-    }
   }
 
   /** SIGTERM; resolves with the exit code. */
@@ -107,7 +103,16 @@ class PythonService {
   }
 }
 
-const amqpUrl = inject('amqpUrl');
+/** Poll (bounded) until `check` returns something. */
+async function eventually<T>(check: () => T | undefined | Promise<T | undefined>, timeoutMs = 15_000): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const v = await check();
+    if (v !== undefined) return v;
+    if (Date.now() > deadline) throw new Error(`condition not met within ${timeoutMs} ms`);
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}
 
 /** Delete what a namespace left behind (durable queues and exchanges outlive the test). */
 async function deleteNamespace(namespace: string, queues: string[], exchanges: string[]): Promise<void> {
@@ -125,59 +130,248 @@ async function deleteNamespace(namespace: string, queues: string[], exchanges: s
   await conn.close();
 }
 
-describe('Python (pika) <-> Python (pika), from the protocol document alone', () => {
-  const namespace = uniqueNamespace('polyglot-py');
-  const env = { SWITCHYARD_AMQP: amqpUrl, SWITCHYARD_NAMESPACE: namespace };
-  let svc: PythonService;
+const namespace = uniqueNamespace('polyglot-py');
+const env = { SWITCHYARD_AMQP: amqpUrl, SWITCHYARD_NAMESPACE: namespace };
 
-  beforeAll(async () => {
-    svc = await PythonService.start(
-      [
-        '--subscribe',
-        'stock.*',
-        '--group',
-        'py',
-        '--queue-type',
-        'classic',
-        '--attempts',
-        '2',
-        '--initial-delay-ms',
-        '100',
-      ],
-      env,
-    );
+/** The TypeScript side's method schema, compiled once (what a Switchyard service does). */
+const PLACE_REQUEST = {
+  type: 'object',
+  required: ['sku', 'qty'],
+  additionalProperties: false,
+  properties: { sku: { type: 'string', minLength: 1 }, qty: { type: 'integer', minimum: 1 } },
+};
+
+function compileValidator(schema: object, what: string): (payload: unknown) => void {
+  const fn = new Ajv2020({ allErrors: true }).compile(schema);
+  return (payload) => {
+    if (!fn(payload)) {
+      throw validationError(
+        what,
+        (fn.errors ?? []).map((e) => ({ pointer: e.instancePath, message: e.message ?? e.keyword })),
+      );
+    }
+  };
+}
+
+let py: PythonService;
+let ts: AmqpTransport;
+let server: Server;
+let subscription: Subscription;
+const tsEvents: IncomingEvent[] = [];
+
+beforeAll(async () => {
+  ts = new AmqpTransport({ url: amqpUrl, namespace });
+  await ts.start();
+  server = await ts.serve('orders', {
+    place: {
+      validateRequest: compileValidator(PLACE_REQUEST, 'request'),
+      handler: (req) => ({ placed: true, ...(req.payload as object), by: 'typescript' }),
+    },
+    missing: {
+      handler: () => {
+        throw new NotFoundError('no such order');
+      },
+    },
+    slow: {
+      handler: (req) =>
+        new Promise((resolve) => {
+          const t = setTimeout(resolve, 5_000, { late: true });
+          // Settle a while after the deadline (closing the server waits for handlers), late
+          // enough that the caller has surely given up: this reply must go nowhere.
+          req.signal.addEventListener('abort', () => {
+            clearTimeout(t);
+            setTimeout(resolve, 1_000, { aborted: true });
+          });
+        }),
+    },
   });
-  afterAll(async () => {
-    expect(await svc?.stop()).toBe(0);
-    const q = 'events.py.stock.*';
-    await deleteNamespace(namespace, [q, `${q}.dlq`, 'delay.100'], ['events', 'rpc', 'delay.100']);
+  subscription = await ts.subscribe(
+    'orders.*',
+    (event) => {
+      tsEvents.push(event);
+      if ((event.payload as { failOnce?: boolean }).failOnce && event.attempt === 1) {
+        throw new Error('first attempt fails on purpose');
+      }
+    },
+    { group: 'ts-audit', retry: { initialDelayMs: 100, attempts: 3 } },
+  );
+  // Python: same namespace, same retry delay (so both declare `<ns>.delay.100`: it must match).
+  py = await PythonService.start(
+    ['--subscribe', 'stock.*', '--group', 'py', '--attempts', '2', '--initial-delay-ms', '100'],
+    env,
+  );
+});
+
+afterAll(async () => {
+  const code = await py?.stop();
+  await subscription?.close();
+  await server?.close();
+  await ts?.close();
+  const queues = ['events.py.stock.*', 'events.ts-audit.orders.*'].flatMap((q) => [q, `${q}.dlq`]);
+  const delays = ['delay.100', 'delay.200']; // the TS subscriber declares one per retry it may make
+  await deleteNamespace(namespace, [...queues, ...delays], ['events', 'rpc', ...delays]);
+  expect(code).toBe(0); // service.py exits cleanly on SIGTERM
+});
+
+describe('Python calls a TypeScript method (AmqpTransport.serve)', () => {
+  it('gets the reply of a valid call', async () => {
+    const r = await runCaller(['call', 'orders', 'place', '{"sku":"A-1","qty":2}'], env);
+    expect(r).toMatchObject({ code: 0, body: { placed: true, sku: 'A-1', qty: 2, by: 'typescript' } });
   });
 
+  it('gets INVALID_ARGUMENT with violations for a payload failing the method schema', async () => {
+    const r = await runCaller(['call', 'orders', 'place', '{"qty":0}'], env);
+    expect(r.code).toBe(1);
+    expect(r.body).toMatchObject({ code: 'INVALID_ARGUMENT', retryable: false });
+    const pointers = (r.body as ErrorBody).details?.violations as Array<{ pointer: string }>;
+    expect(pointers.map((v) => v.pointer).sort()).toEqual(['', '/qty']);
+  });
+
+  it('gets INVALID_ARGUMENT for a body that is not JSON', async () => {
+    const r = await runCaller(['call', 'orders', 'place', '--raw-body', '{"sku": nope'], env);
+    expect(r).toMatchObject({ code: 1, body: { code: 'INVALID_ARGUMENT' } });
+  });
+
+  it('gets the typed error a TypeScript handler throws, and UNIMPLEMENTED for an unknown method', async () => {
+    expect(await runCaller(['call', 'orders', 'missing', '{}'], env)).toMatchObject({
+      code: 1,
+      body: { code: 'NOT_FOUND', message: 'no such order', retryable: false },
+    });
+    expect(await runCaller(['call', 'orders', 'refund', '{}'], env)).toMatchObject({
+      code: 1,
+      body: { code: 'UNIMPLEMENTED' },
+    });
+  });
+
+  it('gives up at its own deadline with DEADLINE_EXCEEDED', async () => {
+    const t0 = Date.now();
+    const r = await runCaller(['call', 'orders', 'slow', '{}', '--timeout-ms', '500'], env);
+    expect(r).toMatchObject({ code: 1, body: { code: 'DEADLINE_EXCEEDED' } });
+    expect(Date.now() - t0).toBeLessThan(4_500); // well before the handler's 5 s
+  });
+});
+
+describe('TypeScript calls a Python method (AmqpTransport.call)', () => {
+  it('gets the reply of a valid call', async () => {
+    await expect(ts.call('inventory', 'reserve', { sku: 'B-7', qty: 3 })).resolves.toEqual({
+      reserved: true,
+      sku: 'B-7',
+      qty: 3,
+    });
+  });
+
+  it("rebuilds Python's error replies as typed errors", async () => {
+    const invalid = await ts.call('inventory', 'reserve', { sku: 'B-7', qty: 0 }).catch((e: unknown) => e);
+    expect(isSwitchyardError(invalid, 'INVALID_ARGUMENT')).toBe(true);
+    expect((invalid as SwitchyardError).details).toEqual({
+      violations: [{ pointer: '/qty', message: 'must be >= 1' }],
+    });
+    const failed = await ts.call('inventory', 'fail', { code: 'RESOURCE_EXHAUSTED' }).catch((e: unknown) => e);
+    expect(failed).toBeInstanceOf(SwitchyardError);
+    expect(failed).toMatchObject({ code: 'RESOURCE_EXHAUSTED', retryable: true, message: 'inventory is frozen' });
+    await expect(ts.call('inventory', 'refund', {})).rejects.toMatchObject({ code: 'UNIMPLEMENTED' });
+  });
+
+  it('gets INVALID_ARGUMENT (as JSON) for a content type Python cannot decode', async () => {
+    await expect(
+      ts.call('inventory', 'reserve', { sku: 'B-7', qty: 1 }, { contentType: 'application/msgpack' }),
+    ).rejects.toMatchObject({ code: 'INVALID_ARGUMENT' });
+  });
+
+  it('passes caller headers through to Python', async () => {
+    const traceparent = '00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01';
+    await expect(
+      ts.call('inventory', 'whoami', {}, { headers: { 'x-caller': 'alice', traceparent } }),
+    ).resolves.toMatchObject({ 'x-caller': 'alice', traceparent });
+  });
+});
+
+describe('events between Python and TypeScript', () => {
+  it('delivers an event Python publishes to a TypeScript subscriber, envelope intact', async () => {
+    const r = await runCaller(['publish', 'orders.created', '{"orderId":"o-1"}', '--source', 'py-shop'], env);
+    expect(r.code).toBe(0);
+    const { messageId } = r.body as { messageId: string };
+    const event = await eventually(() => tsEvents.find((e) => e.id === messageId));
+    expect(event).toMatchObject({
+      topic: 'orders.created',
+      payload: { orderId: 'o-1' },
+      attempt: 1,
+      contentType: 'application/json',
+      headers: { 'x-source': 'py-shop' },
+    });
+    expect(event.timestamp).toBeGreaterThan(Date.now() - 60_000);
+  });
+
+  it('retries a Python event whose TypeScript handler fails once, keeping its topic', async () => {
+    const r = await runCaller(['publish', 'orders.paid', '{"failOnce":true}'], env);
+    const { messageId } = r.body as { messageId: string };
+    const second = await eventually(() => tsEvents.find((e) => e.id === messageId && e.attempt === 2));
+    expect(second.topic).toBe('orders.paid');
+  });
+
+  it('dead-letters a Python event that is not JSON as undecodable', async () => {
+    const r = await runCaller(['publish', 'orders.created', '--raw-body', 'not json at all'], env);
+    const { messageId } = r.body as { messageId: string };
+    const conn = await amqplib.connect(amqpUrl);
+    try {
+      const ch = await conn.createChannel();
+      const msg = await eventually(async () => {
+        const m = await ch.get(subscription.deadLetterQueue, { noAck: true });
+        return m && m.properties.messageId === messageId ? m : undefined;
+      });
+      expect(msg.content.toString()).toBe('not json at all');
+      expect(msg.properties.headers).toMatchObject({
+        'x-death-reason': 'undecodable',
+        'x-error-code': 'INVALID_ARGUMENT',
+        'x-original-topic': 'orders.created',
+      });
+    } finally {
+      await conn.close();
+    }
+    expect(tsEvents.some((e) => e.id === messageId)).toBe(false);
+  });
+
+  it('delivers an event TypeScript publishes to the Python subscriber', async () => {
+    const { messageId } = await ts.publish('stock.low', { sku: 'B-7', left: 1 }, { source: 'ts-orders' });
+    const event = await eventually(() => py.events.find((e) => e.id === messageId));
+    expect(event).toMatchObject({
+      topic: 'stock.low',
+      payload: { sku: 'B-7', left: 1 },
+      attempt: 1,
+      headers: { 'x-source': 'ts-orders' },
+    });
+  });
+
+  it('lets Python retry then dead-letter a TypeScript event its handler keeps failing', async () => {
+    const { messageId } = await ts.publish('stock.out', { fail: true });
+    const second = await eventually(() => py.events.find((e) => e.id === messageId && e.attempt === 2));
+    expect(second.topic).toBe('stock.out');
+    await expect(eventually(() => py.dead.find((d) => d.id === messageId))).resolves.toMatchObject({
+      reason: 'handler-failed',
+    });
+  });
+
+  it('reports UNROUTABLE to a Python publisher when no group subscribes', async () => {
+    const r = await runCaller(['publish', 'nobody.listens', '{}'], env);
+    expect(r).toMatchObject({ code: 1, body: { code: 'UNROUTABLE' } });
+  });
+});
+
+describe('Python calls Python (both sides from the document)', () => {
   it('answers a valid call and rejects an invalid one with every violation', async () => {
     const ok = await runCaller(['call', 'inventory', 'reserve', '{"sku":"A-1","qty":2}'], env);
     expect(ok).toMatchObject({ code: 0, body: { reserved: true, sku: 'A-1', qty: 2 } });
-
     const bad = await runCaller(['call', 'inventory', 'reserve', '{"sku":"","qty":0}'], env);
-    expect(bad.code).toBe(1);
-    expect(bad.body).toMatchObject({
-      code: 'INVALID_ARGUMENT',
-      retryable: false,
-      details: { violations: [{ pointer: '/sku' }, { pointer: '/qty', message: 'must be >= 1' }] },
+    expect(bad).toMatchObject({
+      code: 1,
+      body: { code: 'INVALID_ARGUMENT', details: { violations: [{ pointer: '/sku' }, { pointer: '/qty' }] } },
     });
   });
 
   it('fails fast with UNAVAILABLE when nobody serves the service', async () => {
+    const t0 = Date.now();
     const r = await runCaller(['call', 'nobody-serves-this', 'x', '{}', '--timeout-ms', '20000'], env);
     expect(r).toMatchObject({ code: 1, body: { code: 'UNAVAILABLE' } });
-  });
-
-  it('retries a failing event with its topic intact, then dead-letters it', async () => {
-    const pub = await runCaller(['publish', 'stock.low', '{"fail":true}'], env);
-    expect(pub.code).toBe(0);
-    const id = (pub.body as { messageId: string }).messageId;
-    const second = await svc.until(() => svc.events.find((e) => e.id === id && e.attempt === 2));
-    expect(second.topic).toBe('stock.low');
-    const dead = await svc.until(() => svc.dead.find((d) => d.id === id));
-    expect(dead).toMatchObject({ reason: 'handler-failed', code: 'INTERNAL' });
+    expect(Date.now() - t0).toBeLessThan(15_000);
   });
 });
