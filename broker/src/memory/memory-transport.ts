@@ -8,7 +8,9 @@
  * instances of one service) on one broker.
  *
  * Beyond Transport, it offers `deadLetters()` / `takeDeadLetters()` to read a
- * subscription's dead-letter queue, and `bus` for queue statistics.
+ * subscription's dead-letter queue, and `bus` for queue statistics. The 'error' event
+ * reports what callers do not see in full: a handler's plain Error (the caller gets a
+ * generic INTERNAL) and responses that fail `validateResponse`.
  */
 import { randomUUID } from 'node:crypto';
 import { EventEmitter } from 'node:events';
@@ -111,8 +113,8 @@ export class MemoryTransport implements Transport {
   }
 
   private async shutdown(): Promise<void> {
-    await Promise.all([...this.subscribers].map((s) => s.close()));
-    await Promise.all([...this.servers].map((s) => s.close()));
+    // In parallel: the whole close is bounded by one drainTimeoutMs, not one per consumer.
+    await Promise.all([...[...this.subscribers].map((s) => s.close()), ...[...this.servers].map((s) => s.close())]);
     this.pending.failAll(new UnavailableError('the transport closed before the reply arrived'));
     if (this.options.ownsBus) this.options.bus.close();
     this.setState('closed');
