@@ -88,3 +88,35 @@ describe('etcd stopped for longer than the TTL, then restarted', () => {
     await rec.handle.close();
   }, 60_000);
 });
+
+describe('etcd stopped for between TTL and 2 x TTL, then restarted', () => {
+  const namespace = uniqueNamespace('registry-blip');
+  let etcd: PrivateEtcd;
+  let service: EtcdRegistry;
+  let observer: EtcdRegistry;
+
+  beforeAll(async () => {
+    etcd = await PrivateEtcd.start();
+    service = new EtcdRegistry({ endpoints: etcd.endpoint, namespace, ttlSeconds: TTL, dialTimeoutMs: 1_000 });
+    observer = new EtcdRegistry({ endpoints: etcd.endpoint, namespace, dialTimeoutMs: 1_000 });
+  }, 30_000);
+  afterAll(async () => {
+    await Promise.all([service?.close(), observer?.close()]);
+    await etcd?.close();
+  });
+
+  it('the record survives: etcd renews the lease at startup and keepalives resume', async () => {
+    const reg = await service.register({ service: 'blip', version: '1', id: 'b1' });
+    const view = observer.view();
+    await view.ready;
+    await etcd.stop();
+    await sleep(TTL * 1000 + 1_000);
+    await etcd.resume();
+    await eventually(() => expect(view.synced).toBe(true), 10_000);
+    expect(view.instances('blip')).toEqual([reg.instance]);
+    // Past any expiry of a lease nobody keeps alive: still there.
+    await sleep(TTL * 2000 + 1_000);
+    expect((await observer.listInstances('blip')).map((i) => i.id)).toEqual(['b1']);
+    expect(view.instances('blip')).toEqual([reg.instance]);
+  }, 60_000);
+});

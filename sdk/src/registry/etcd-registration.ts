@@ -133,7 +133,8 @@ export class EtcdRegistration implements Registration {
           return;
         } catch (err) {
           this.ctx.logger.debug({ err, key: this.ctx.key, attempt }, 'registry: re-registration failed; retrying');
-          await this.sleeper.sleep(retryDelayMs(attempt));
+          // Short retries for short TTLs: the record must be back within about one TTL of etcd's return.
+          await this.sleeper.sleep(retryDelayMs(attempt, Math.min(1_000, this.ctx.ttlSeconds * 250)));
         }
       }
     } finally {
