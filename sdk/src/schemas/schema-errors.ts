@@ -10,8 +10,9 @@ export interface SchemaBreak extends Break {
 }
 
 /**
- * SCHEMA_INVALID for one or more broken files. `details.file` / `details.problem` name the
- * first (the documented shape); `details.problems` lists all of them.
+ * SCHEMA_INVALID for one or more broken files. `details.file` / `details.problem` (and
+ * `details.id` when known) name the first (the documented shape); `details.problems` lists
+ * all of them.
  */
 export function schemaInvalidError(problems: readonly SchemaProblem[]): SchemaInvalidErrorInstance {
   const first = problems[0] ?? { file: '(unknown)', problem: 'unknown problem' };
@@ -20,7 +21,12 @@ export function schemaInvalidError(problems: readonly SchemaProblem[]): SchemaIn
       ? `schema ${first.file} is broken: ${first.problem}`
       : `${problems.length} schemas are broken: ${problems.map((p) => `${p.file}: ${p.problem}`).join('; ')}`;
   return new SchemaInvalidError(message, {
-    details: { file: first.file, problem: first.problem, problems: problems.map((p) => ({ ...p })) },
+    details: {
+      file: first.file,
+      problem: first.problem,
+      ...(first.id === undefined ? {} : { id: first.id }),
+      problems: problems.map((p) => ({ ...p })),
+    },
   });
 }
 

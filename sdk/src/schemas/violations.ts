@@ -103,7 +103,7 @@ function messageOf(err: ErrorObject): string {
     case 'uniqueItems':
       return `must not contain duplicates (items ${show(p.j)} and ${show(p.i)} are equal)`;
     case 'pattern':
-      return `must match the pattern ${show(p.pattern)}`;
+      return `must match the pattern ${String(p.pattern)}`;
     case 'format':
       return `must be a valid ${String(p.format)}`;
     case 'contains':
