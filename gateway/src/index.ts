@@ -38,3 +38,53 @@ export type { RejectReason, UpstreamErrorReason } from './metrics/labels.js';
 export { REJECT_REASONS, UNMATCHED_ROUTE, UPSTREAM_ERROR_REASONS } from './metrics/labels.js';
 export { RouteMetrics } from './metrics/route-metrics.js';
 export * from './auth/index.js';
+
+// Routing: route definitions, validation, the route table and its sources
+export type { FileRouteSourceOptions } from './routing/file-route-source.js';
+export { FILE_ROUTE_SOURCE_DEFAULTS, FileRouteSource, parseRoutesFile } from './routing/file-route-source.js';
+export type { EtcdRouteSourceOptions } from './routing/etcd-route-source.js';
+export { ETCD_ROUTE_SOURCE_DEFAULTS, EtcdRouteSource } from './routing/etcd-route-source.js';
+export type { HostSpec } from './routing/host-pattern.js';
+export { normalizeHost } from './routing/host-pattern.js';
+export type { RoutingLogger } from './routing/logger.js';
+export { MemoryRouteSource } from './routing/memory-route-source.js';
+export type {
+  NormalizedTarget,
+  NormalizeResult,
+  PathRejectionReason,
+  RejectedTarget,
+} from './routing/normalize-path.js';
+export { DEFAULT_MAX_PATH_LENGTH, normalizePath, pathRejectedError } from './routing/normalize-path.js';
+export type { RoutePathKind, RoutePathPattern, RoutePathSegment } from './routing/path-pattern.js';
+export type {
+  CompiledRoute,
+  ResolvedHttpTarget,
+  ResolvedTarget,
+  RouteCompileResult,
+} from './routing/route-compiler.js';
+export { compileRoute } from './routing/route-compiler.js';
+export { DEFAULT_ROUTES_NAMESPACE, routeKey, routesPrefix } from './routing/route-keys.js';
+export type { CheckRouteOptions, RouteCheck } from './routing/route-schema.js';
+export { checkRoute, parseRoute, ROUTE_SCHEMA_FILE, ROUTE_SCHEMA_ID, routeSchema } from './routing/route-schema.js';
+export type { RouteEntry, RouteSnapshot, RouteSource } from './routing/route-source.js';
+export type { RouteRejection, RouteStoreEvent, RouteStoreListener, RouteStoreOptions } from './routing/route-store.js';
+export { RouteStore } from './routing/route-store.js';
+export type { MethodNotAllowed, RouteLookup, RouteMatch } from './routing/route-table.js';
+export { RouteTable } from './routing/route-table.js';
+export type {
+  AuthRuleDefinition,
+  BalancerName,
+  HttpMethod,
+  HttpTarget,
+  RouteAuthDefinition,
+  RouteAuthMode,
+  RouteDefinition,
+  RouteMatchSpec,
+  RouteRateLimitDefinition,
+  RouteRateLimitKey,
+  RouteRetriesDefinition,
+  RouteTarget,
+  RpcTarget,
+} from './routing/route-types.js';
+export { BALANCERS, DEFAULT_BALANCER, DEFAULT_ROUTE_PRIORITY, HTTP_METHODS } from './routing/route-types.js';
+export type { UpstreamPlan } from './routing/upstream-path.js';
