@@ -13,7 +13,12 @@ import {
   latestPrefix,
   type SchemaRecord,
 } from './etcd-keys.js';
-import { compileSchemas, type SchemaCompilerOptions, validateCompilerOptions } from './schema-compiler.js';
+import {
+  compileSchemas,
+  metaValidator,
+  type SchemaCompilerOptions,
+  validateCompilerOptions,
+} from './schema-compiler.js';
 import { type SchemaBreak, schemaIncompatibleError, schemaInvalidError } from './schema-errors.js';
 import { assertNoProblems, loadSchemaDirectory, toSchemaDocument } from './schema-loader.js';
 import { referencedDocuments, withDependants } from './schema-refs.js';
@@ -239,6 +244,7 @@ export class SchemaPublisher {
     const writes: Array<{ record: SchemaRecord; modRevision: string | undefined }> = [];
     const allBreaks: SchemaBreak[] = [];
     const publishedAt = new Date().toISOString();
+    const meta = metaValidator();
     for (const doc of documents) {
       const latest = state.latest.get(doc.id);
       const hash = schemaHash(doc.schema);
@@ -247,6 +253,8 @@ export class SchemaPublisher {
         continue;
       }
       const unreadable = state.unreadable.get(doc.id);
+      // Written by someone else than a publisher: nothing can be proven against it.
+      const latestInvalid = latest !== undefined && !meta.validateSchema(latest.record.schema);
       const breaks: Break[] = unreadable
         ? [
             {
@@ -254,12 +262,19 @@ export class SchemaPublisher {
               message: `the latest published version cannot be read (${unreadable.problem.problem}); cannot prove the change compatible`,
             },
           ]
-        : latest
-          ? checkCompatibility(latest.record.schema, doc.schema, {
-              resolveOld: (id) => published.get(id)?.schema,
-              resolve: (id) => next.get(id)?.schema,
-            })
-          : [];
+        : latestInvalid
+          ? [
+              {
+                pointer: '',
+                message: 'the latest published version is not a valid schema; cannot prove the change compatible',
+              },
+            ]
+          : latest
+            ? checkCompatibility(latest.record.schema, doc.schema, {
+                resolveOld: (id) => published.get(id)?.schema,
+                resolve: (id) => next.get(id)?.schema,
+              })
+            : [];
       allBreaks.push(...breaks.map((b) => ({ id: doc.id, ...b })));
       const version = unreadable ? unreadable.nextVersion : (latest?.record.version ?? 0) + 1;
       const record: SchemaRecord = {
@@ -273,6 +288,19 @@ export class SchemaPublisher {
       if (breaks.length > 0) record.breaks = breaks;
       writes.push({ record, modRevision: unreadable ? unreadable.modRevision : latest?.modRevision });
       results.push({ id: doc.id, version, status: 'published', breaks });
+    }
+    // 3. Published schemas that reference a changed one (and are not changed themselves)
+    //    change with it; a narrowed `$defs` entry is only visible from them. Each must stay
+    //    compatible with itself as it was.
+    const changedIds = new Set(writes.map((w) => w.record.id));
+    for (const id of withDependants(changedIds, refs)) {
+      const before = published.get(id);
+      if (!before || changedIds.has(id)) continue;
+      const breaks = checkCompatibility(before.schema, before.schema, {
+        resolveOld: (ref) => published.get(ref)?.schema,
+        resolve: (ref) => next.get(ref)?.schema,
+      });
+      allBreaks.push(...breaks.map((b) => ({ id, ...b, message: `${b.message} (through a schema it references)` })));
     }
     if (allBreaks.length > 0 && !force) throw schemaIncompatibleError(allBreaks);
     return { results, writes };
