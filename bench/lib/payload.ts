@@ -10,6 +10,7 @@ export const PAYLOAD = Object.freeze({
 });
 
 export const REQUEST_SCHEMA = Object.freeze({
+  $schema: 'https://json-schema.org/draft/2020-12/schema',
   $id: 'https://switchyard.dev/bench/reserve-request.json',
   type: 'object',
   required: ['sku', 'qty'],
@@ -23,6 +24,7 @@ export const REQUEST_SCHEMA = Object.freeze({
 });
 
 export const RESPONSE_SCHEMA = Object.freeze({
+  $schema: 'https://json-schema.org/draft/2020-12/schema',
   $id: 'https://switchyard.dev/bench/reserve-response.json',
   type: 'object',
   required: ['reserved', 'sku', 'qty'],

@@ -88,25 +88,29 @@ def decode_json(props, body):
 
 
 def reserve(payload, _props):
-    # Validated by hand: the schema is {sku: string (min 1), qty: integer >= 1}, no extras.
-    violations = []
+    # Validated by hand against {sku: string (min 1), qty: integer >= 1}, no other
+    # properties; pointers and wording follow what Switchyard's SDK reports.
     if not isinstance(payload, dict):
-        raise invalid('request', [{'pointer': '', 'message': 'must be object'}])
+        raise invalid('request', [{'pointer': '', 'message': 'must be an object'}])
+    violations = []
     sku = payload.get('sku')
     qty = payload.get('qty')
     if 'sku' not in payload:
-        violations.append({'pointer': '', 'message': "must have required property 'sku'"})
-    elif not isinstance(sku, str) or sku == '':
-        violations.append({'pointer': '/sku', 'message': 'must be a non-empty string'})
+        violations.append({'pointer': '/sku', 'message': 'is required'})
+    elif not isinstance(sku, str):
+        violations.append({'pointer': '/sku', 'message': 'must be a string'})
+    elif sku == '':
+        violations.append({'pointer': '/sku', 'message': 'must be at least 1 character long'})
     if 'qty' not in payload:
-        violations.append({'pointer': '', 'message': "must have required property 'qty'"})
+        violations.append({'pointer': '/qty', 'message': 'is required'})
     elif isinstance(qty, bool) or not isinstance(qty, int):
-        violations.append({'pointer': '/qty', 'message': 'must be integer'})
+        violations.append({'pointer': '/qty', 'message': 'must be an integer'})
     elif qty < 1:
-        violations.append({'pointer': '/qty', 'message': 'must be >= 1'})
+        violations.append({'pointer': '/qty', 'message': 'must be at least 1'})
     for key in payload:
         if key not in ('sku', 'qty'):
-            violations.append({'pointer': f'/{key}', 'message': 'must NOT have additional properties'})
+            violations.append({'pointer': '/' + key.replace('~', '~0').replace('/', '~1'),
+                               'message': 'is not an allowed property'})
     if violations:
         raise invalid('request', violations)
     return {'reserved': True, 'sku': sku, 'qty': qty}
@@ -234,7 +238,7 @@ class Subscriber:
         except ServiceError as err:
             return self.dead_letter(method, props, body, topic, 'undecodable', err, attempt)
         if not isinstance(payload, dict):
-            err = invalid('event', [{'pointer': '', 'message': 'must be object'}])
+            err = invalid('event', [{'pointer': '', 'message': 'must be an object'}])
             return self.dead_letter(method, props, body, topic, 'invalid', err, attempt)
         try:
             self.handle(topic, method, props, payload, attempt)

@@ -12,13 +12,13 @@ import {
   type ErrorBody,
   type IncomingEvent,
   isSwitchyardError,
+  MemorySchemaSource,
   NotFoundError,
+  SchemaRegistry,
   type Server,
   type Subscription,
   SwitchyardError,
-  validationError,
-} from '@switchyard/broker';
-import { Ajv2020 } from 'ajv/dist/2020.js';
+} from '@switchyard/sdk';
 import amqplib from 'amqplib';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { uniqueNamespace } from '../harness/servers.js';
@@ -133,38 +133,31 @@ async function deleteNamespace(namespace: string, queues: string[], exchanges: s
 const namespace = uniqueNamespace('polyglot-py');
 const env = { SWITCHYARD_AMQP: amqpUrl, SWITCHYARD_NAMESPACE: namespace };
 
-/** The TypeScript side's method schema, compiled once (what a Switchyard service does). */
+/** The TypeScript side's method schema, held by the SDK's schema registry as a service would. */
 const PLACE_REQUEST = {
+  $schema: 'https://json-schema.org/draft/2020-12/schema',
+  $id: 'https://switchyard.dev/tests/polyglot/place-request.json',
   type: 'object',
   required: ['sku', 'qty'],
   additionalProperties: false,
   properties: { sku: { type: 'string', minLength: 1 }, qty: { type: 'integer', minimum: 1 } },
 };
 
-function compileValidator(schema: object, what: string): (payload: unknown) => void {
-  const fn = new Ajv2020({ allErrors: true }).compile(schema);
-  return (payload) => {
-    if (!fn(payload)) {
-      throw validationError(
-        what,
-        (fn.errors ?? []).map((e) => ({ pointer: e.instancePath, message: e.message ?? e.keyword })),
-      );
-    }
-  };
-}
-
 let py: PythonService;
+let schemas: SchemaRegistry;
 let ts: AmqpTransport;
 let server: Server;
 let subscription: Subscription;
 const tsEvents: IncomingEvent[] = [];
 
 beforeAll(async () => {
+  schemas = new SchemaRegistry({ source: new MemorySchemaSource([PLACE_REQUEST]) });
+  await schemas.start();
   ts = new AmqpTransport({ url: amqpUrl, namespace });
   await ts.start();
   server = await ts.serve('orders', {
     place: {
-      validateRequest: compileValidator(PLACE_REQUEST, 'request'),
+      validateRequest: (payload) => schemas.assert(PLACE_REQUEST.$id, payload, 'request'),
       handler: (req) => ({ placed: true, ...(req.payload as object), by: 'typescript' }),
     },
     missing: {
@@ -207,6 +200,7 @@ afterAll(async () => {
   await subscription?.close();
   await server?.close();
   await ts?.close();
+  await schemas?.close();
   const queues = ['events.py.stock.*', 'events.ts-audit.orders.*'].flatMap((q) => [q, `${q}.dlq`]);
   const delays = ['delay.100', 'delay.200']; // the TS subscriber declares one per retry it may make
   await deleteNamespace(namespace, [...queues, ...delays], ['events', 'rpc', ...delays]);
@@ -224,7 +218,7 @@ describe('Python calls a TypeScript method (AmqpTransport.serve)', () => {
     expect(r.code).toBe(1);
     expect(r.body).toMatchObject({ code: 'INVALID_ARGUMENT', retryable: false });
     const pointers = (r.body as ErrorBody).details?.violations as Array<{ pointer: string }>;
-    expect(pointers.map((v) => v.pointer).sort()).toEqual(['', '/qty']);
+    expect(pointers.map((v) => v.pointer).sort()).toEqual(['/qty', '/sku']);
   });
 
   it('gets INVALID_ARGUMENT for a body that is not JSON', async () => {
@@ -264,7 +258,7 @@ describe('TypeScript calls a Python method (AmqpTransport.call)', () => {
     const invalid = await ts.call('inventory', 'reserve', { sku: 'B-7', qty: 0 }).catch((e: unknown) => e);
     expect(isSwitchyardError(invalid, 'INVALID_ARGUMENT')).toBe(true);
     expect((invalid as SwitchyardError).details).toEqual({
-      violations: [{ pointer: '/qty', message: 'must be >= 1' }],
+      violations: [{ pointer: '/qty', message: 'must be at least 1' }],
     });
     const failed = await ts.call('inventory', 'fail', { code: 'RESOURCE_EXHAUSTED' }).catch((e: unknown) => e);
     expect(failed).toBeInstanceOf(SwitchyardError);
