@@ -1,3 +1,52 @@
 export * from '@switchyard/broker';
+export {
+  DEFAULT_NAMESPACE,
+  DEFAULT_SCHEMAS_DIR,
+  type InfrastructureMode,
+  type ParseConfigOptions,
+  parseSwitchyardConfig,
+  type SchemaSetting,
+  SWITCHYARD_ENV,
+  type SwitchyardConfig,
+  type SwitchyardConfigOverrides,
+} from './config/env-config.js';
+export { createInfrastructure, type Infrastructure, type InfrastructureOptions } from './config/infrastructure.js';
+export type { CallContext } from './context/call-context.js';
+export type { EmitOptions, ParentContext, ServiceCallOptions } from './context/context-host.js';
+export type { EventContext } from './context/event-context.js';
+export { HEADER } from './context/headers.js';
+export {
+  continueTrace,
+  formatTraceparent,
+  parseTraceparent,
+  startTrace,
+  type TraceContext,
+} from './context/trace-context.js';
 export * from './registry/index.js';
+export { MethodBulkhead } from './resilience/bulkhead.js';
+export {
+  type CircuitBreakerOptions,
+  CircuitBreakers,
+  type CircuitStateName,
+  countsAsFailure,
+  DEFAULT_CIRCUIT_BREAKER_OPTIONS,
+} from './resilience/circuit-breakers.js';
+export { callDeadline } from './resilience/deadline.js';
+export { MethodRateLimiter, type RateLimitOptions } from './resilience/rate-limit.js';
+export { type RetryControl, retryAfterFailure, retryBackoff } from './resilience/retry.js';
+export { DEFAULT_RETRY_OPTIONS, isSafeToRetry, type RetryOptions } from './resilience/retry-policy.js';
 export * from './schemas/index.js';
+export { type CallTarget, parseCallTarget } from './service/call-target.js';
+export { createService, Service, type ServiceState } from './service/service.js';
+export { SERVICE_DURATION_BUCKETS, ServiceMetrics } from './service/service-metrics.js';
+export {
+  type CallDefaults,
+  type MethodOptions,
+  resolveServiceOptions,
+  SERVICE_DEFAULTS,
+  type ServiceEventHandler,
+  type ServiceMethodHandler,
+  type ServiceOptions,
+  type SubscriptionOptions,
+} from './service/service-options.js';
+export { type Closeable, installShutdownHandlers, type ShutdownOptions } from './service/shutdown.js';

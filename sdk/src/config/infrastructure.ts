@@ -1,0 +1,195 @@
+import { AmqpTransport, MemoryTransport, type Transport } from '@switchyard/broker';
+import { Etcd3 } from 'etcd3';
+import { EtcdRegistry } from '../registry/etcd-registry.js';
+import { MemoryRegistry } from '../registry/memory-registry.js';
+import type { Registry } from '../registry/types.js';
+import { DirectorySchemaSource } from '../schemas/directory-source.js';
+import { EtcdSchemaSource } from '../schemas/etcd-source.js';
+import { MemorySchemaSource } from '../schemas/memory-source.js';
+import { SchemaRegistry } from '../schemas/schema-registry.js';
+import type { SchemaSource } from '../schemas/types.js';
+import { boolOption, intOption, invalidOption, isPlainObject, knownKeys } from './check.js';
+import {
+  type InfrastructureMode,
+  parseSwitchyardConfig,
+  type SwitchyardConfig,
+  type SwitchyardConfigOverrides,
+} from './env-config.js';
+import { defaultLogger, isPinoLogger, type Logger } from './logger.js';
+
+/**
+ * What services (and a gateway) in one process share: one registry, one transport, one
+ * schema registry. Build it once with `createInfrastructure()` and pass it as `infra` to
+ * every `createService()`; close it after them.
+ */
+export interface Infrastructure {
+  readonly mode: InfrastructureMode;
+  readonly namespace: string;
+  readonly registry: Registry;
+  readonly transport: Transport;
+  readonly schemas: SchemaRegistry;
+  readonly logger: Logger;
+  readonly config: SwitchyardConfig;
+  /**
+   * Close what this infrastructure created (parts passed in are left to their owner), in
+   * order: registry (deregisters leftovers at once), transport (drains), schemas. Idempotent.
+   */
+  close(): Promise<void>;
+}
+
+export interface InfrastructureOptions extends SwitchyardConfigOverrides {
+  /** Where SWITCHYARD_* settings are read. Default `process.env`. */
+  env?: Readonly<Record<string, string | undefined>>;
+  /** Default: pino to stdout at `info`. */
+  logger?: Logger;
+  /** Use this registry instead of building one (it is not closed by `close()`). */
+  registry?: Registry;
+  /** Use this transport instead of building one (it is not closed by `close()`). */
+  transport?: Transport;
+  /** Use this schema registry instead of building one (it is not closed by `close()`). */
+  schemaRegistry?: SchemaRegistry;
+  /** Lease TTL of registrations, seconds. Default 10 (etcd: integer >= 2). */
+  registryTtlSeconds?: number;
+  /** Reload a schema directory when its files change. Default: true in embedded mode, false with servers. */
+  watchSchemas?: boolean;
+}
+
+const KNOWN = [
+  'env',
+  'logger',
+  'registry',
+  'transport',
+  'schemaRegistry',
+  'registryTtlSeconds',
+  'watchSchemas',
+  'etcdEndpoints',
+  'amqpUrl',
+  'namespace',
+  'schemas',
+] as const;
+
+/**
+ * Build and start the shared parts from options and the environment. With neither etcd
+ * nor RabbitMQ configured it runs on the in-memory registry and transport and logs that
+ * once. Throws INVALID_OPTIONS naming a bad option or variable, UNAVAILABLE when a server
+ * does not answer, SCHEMA_INVALID when the schemas cannot be loaded.
+ */
+export async function createInfrastructure(options: InfrastructureOptions = {}): Promise<Infrastructure> {
+  if (!isPlainObject(options as unknown)) throw invalidOption('options', 'must be an object');
+  knownKeys('', options as Record<string, unknown>, KNOWN);
+  const logger = options.logger ?? defaultLogger();
+  if (!isPinoLogger(logger)) throw invalidOption('logger', 'must be a pino logger');
+  const config = parseSwitchyardConfig(options.env ?? process.env, options);
+  const ttlSeconds = intOption('registryTtlSeconds', options.registryTtlSeconds, 10, config.mode === 'servers' ? 2 : 1);
+  const watchSchemas = boolOption('watchSchemas', options.watchSchemas, config.mode === 'embedded');
+  checkPart('registry', options.registry, ['register', 'view', 'close']);
+  checkPart('transport', options.transport, ['call', 'serve', 'publish', 'close']);
+  checkPart('schemaRegistry', options.schemaRegistry, ['get', 'has', 'close']);
+
+  const owned: Array<{ close(): Promise<void> | void }> = [];
+  try {
+    let registry = options.registry;
+    if (!registry) {
+      const registryLogger = logger.child({ component: 'registry' });
+      registry =
+        config.mode === 'servers'
+          ? new EtcdRegistry({
+              endpoints: [...config.etcdEndpoints],
+              namespace: config.namespace,
+              ttlSeconds,
+              logger: registryLogger,
+            })
+          : new MemoryRegistry({ namespace: config.namespace, ttlSeconds, logger: registryLogger });
+      owned.push(registry);
+    }
+    let transport = options.transport;
+    if (!transport) {
+      transport =
+        config.mode === 'servers'
+          ? new AmqpTransport({
+              url: config.amqpUrl!,
+              namespace: config.namespace,
+              logger: logger.child({ component: 'transport' }),
+            })
+          : new MemoryTransport({ namespace: config.namespace });
+      owned.push(transport);
+    }
+    let schemas = options.schemaRegistry;
+    let schemaClient: Etcd3 | undefined;
+    if (!schemas) {
+      const schemaLogger = logger.child({ component: 'schemas' });
+      let source: SchemaSource;
+      if (config.schemas.kind === 'directory') {
+        source = new DirectorySchemaSource({ dir: config.schemas.dir, watch: watchSchemas, logger: schemaLogger });
+      } else if (config.schemas.kind === 'etcd') {
+        schemaClient = new Etcd3({ hosts: [...config.etcdEndpoints] });
+        source = new EtcdSchemaSource({ client: schemaClient, namespace: config.namespace, logger: schemaLogger });
+      } else {
+        source = new MemorySchemaSource();
+      }
+      schemas = new SchemaRegistry({ source, logger: schemaLogger });
+      owned.push(schemas);
+      // After the schema registry, which closes its source (the client's watcher) first.
+      if (schemaClient) {
+        const client = schemaClient;
+        owned.push({ close: () => client.close() });
+      }
+    }
+    if (config.mode === 'embedded') {
+      logger.warn(
+        { mode: 'embedded', namespace: config.namespace },
+        'embedded mode: neither SWITCHYARD_ETCD nor SWITCHYARD_AMQP is set, so the registry and transport run in this process only',
+      );
+    }
+    await registry.start();
+    await transport.start();
+    await schemas.start();
+    return new SharedInfrastructure(config, registry, transport, schemas, logger, owned);
+  } catch (err) {
+    await closeInOrder(owned, logger);
+    throw err;
+  }
+}
+
+class SharedInfrastructure implements Infrastructure {
+  readonly mode: InfrastructureMode;
+  readonly namespace: string;
+  private closing: Promise<void> | undefined;
+
+  constructor(
+    readonly config: SwitchyardConfig,
+    readonly registry: Registry,
+    readonly transport: Transport,
+    readonly schemas: SchemaRegistry,
+    readonly logger: Logger,
+    private readonly owned: ReadonlyArray<{ close(): Promise<void> | void }>,
+  ) {
+    this.mode = transport.kind === 'memory' ? 'embedded' : 'servers';
+    this.namespace = config.namespace;
+  }
+
+  close(): Promise<void> {
+    this.closing ??= closeInOrder(this.owned, this.logger);
+    return this.closing;
+  }
+}
+
+/** Close each part even when an earlier one fails: a half-closed infrastructure leaks connections. */
+async function closeInOrder(parts: ReadonlyArray<{ close(): Promise<void> | void }>, logger: Logger): Promise<void> {
+  for (const part of parts) {
+    try {
+      await part.close();
+    } catch (err) {
+      logger.warn({ err }, 'closing part of the infrastructure failed');
+    }
+  }
+}
+
+function checkPart(option: string, value: unknown, methods: readonly string[]): void {
+  if (value === undefined) return;
+  for (const m of methods) {
+    if (typeof (value as Record<string, unknown> | null)?.[m] !== 'function') {
+      throw invalidOption(option, `must have a ${m}() method`);
+    }
+  }
+}

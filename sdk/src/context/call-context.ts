@@ -1,0 +1,111 @@
+import type { Headers, IncomingRequest, PublishReceipt } from '@switchyard/broker';
+import type { Logger } from 'pino';
+import type { ContextHost, EmitOptions, ParentContext, ServiceCallOptions } from './context-host.js';
+import { HEADER } from './headers.js';
+import { continueTrace, formatTraceparent, type TraceContext } from './trace-context.js';
+
+/** What a method handler gets besides the payload. */
+export interface CallContext extends ParentContext {
+  /** This service's name. */
+  readonly service: string;
+  readonly method: string;
+  /** The call's correlation id. */
+  readonly requestId: string;
+  /** Absolute deadline set by the caller (or the caller's caller), ms since the epoch; undefined when none. */
+  readonly deadline: number | undefined;
+  /** This hop's trace: the caller's trace id, a new span id. */
+  readonly trace: TraceContext;
+  /** Header `x-caller`: the end identity the gateway verified, or the calling service's name. */
+  readonly caller: string | undefined;
+  /** Header `x-source`: the service that sent the request, when it said. */
+  readonly source: string | undefined;
+  readonly headers: Readonly<Headers>;
+  /** True when this request was handed over after the instance that had it died. */
+  readonly redelivered: boolean;
+  /** Aborted at the deadline, or when the server closes hard. */
+  readonly signal: AbortSignal;
+  /** pino child logger bound to service, method, request id, trace and span ids. */
+  readonly logger: Logger;
+  /** ms left before the deadline (Infinity when none). */
+  timeLeftMs(): number;
+  /** Call another service; deadline, trace and caller identity go along. */
+  call<T = unknown>(target: string, payload: unknown, options?: ServiceCallOptions): Promise<T>;
+  /** Emit a declared event in this trace. */
+  emit(topic: string, payload: unknown, options?: EmitOptions): Promise<PublishReceipt>;
+}
+
+/**
+ * The context of one request. Built per call, so it holds only references: the child
+ * logger and the traceparent string are made on first use (most handlers never log).
+ */
+export class RequestContext implements CallContext {
+  readonly trace: TraceContext;
+  private childLogger: Logger | undefined;
+
+  constructor(
+    private readonly host: ContextHost,
+    readonly method: string,
+    private readonly request: IncomingRequest,
+  ) {
+    this.trace = continueTrace(request.headers[HEADER.traceparent]);
+  }
+
+  get service(): string {
+    return this.host.name;
+  }
+
+  get requestId(): string {
+    return this.request.id;
+  }
+
+  get deadline(): number | undefined {
+    return this.request.deadline;
+  }
+
+  get caller(): string | undefined {
+    return this.request.headers[HEADER.caller];
+  }
+
+  get source(): string | undefined {
+    return this.request.headers[HEADER.source];
+  }
+
+  get headers(): Readonly<Headers> {
+    return this.request.headers;
+  }
+
+  get redelivered(): boolean {
+    return this.request.redelivered;
+  }
+
+  get signal(): AbortSignal {
+    return this.request.signal;
+  }
+
+  get logger(): Logger {
+    this.childLogger ??= this.host.logger.child({
+      method: this.method,
+      requestId: this.request.id,
+      traceId: this.trace.traceId,
+      spanId: this.trace.spanId,
+    });
+    return this.childLogger;
+  }
+
+  get traceparent(): string {
+    return formatTraceparent(this.trace);
+  }
+
+  timeLeftMs(): number {
+    const d = this.request.deadline;
+    return d === undefined ? Number.POSITIVE_INFINITY : d - Date.now();
+  }
+
+  call<T = unknown>(target: string, payload: unknown, options?: ServiceCallOptions): Promise<T> {
+    return this.host.call(target, payload, options, this) as Promise<T>;
+  }
+
+  emit(topic: string, payload: unknown, options?: EmitOptions): Promise<PublishReceipt> {
+    return this.host.emit(topic, payload, options, this);
+  }
+}

@@ -1,0 +1,60 @@
+import type { Headers, PublishReceipt } from '@switchyard/broker';
+import type { Logger } from 'pino';
+import type { TraceContext } from './trace-context.js';
+
+/** Options of an outgoing call made with `service.call()` or `ctx.call()`. */
+export interface ServiceCallOptions {
+  /** Relative timeout, ms. Default: the service's `calls.timeoutMs` (10000). An inherited deadline that is earlier wins. */
+  timeoutMs?: number;
+  /** Absolute deadline, ms since the epoch. The earliest of this, `timeoutMs` and the inherited deadline wins. */
+  deadline?: number;
+  /** Treat the method as idempotent (safe to retry after it may have run). Default: what the target registered. */
+  idempotent?: boolean;
+  /** Attempts, first included, for this call; 1 disables retries. Default: the service's `calls.retry.attempts`. */
+  attempts?: number;
+  /** Extra headers sent with the request. */
+  headers?: Headers;
+  /** Cancels the call (and its retries) with CANCELLED. */
+  signal?: AbortSignal;
+  /** Continue this W3C trace (top-level calls only; `ctx.call` continues the handler's trace). */
+  traceparent?: string;
+  /** Identity the call is made on behalf of (header `x-caller`), e.g. the JWT subject a gateway verified. Default: the handler's caller, else this service's name. */
+  caller?: string;
+  /** Payload encoding, e.g. `application/msgpack`. Default: the transport's (JSON). */
+  contentType?: string;
+}
+
+/** Options of `service.emit()` / `ctx.emit()`. */
+export interface EmitOptions {
+  headers?: Headers;
+  /** Default: a random UUID. Subscribers may use it to de-duplicate. */
+  messageId?: string;
+  /** Continue this W3C trace (top-level emits only). */
+  traceparent?: string;
+  contentType?: string;
+}
+
+/** What an outgoing call or event inherits from the request or event being handled. */
+export interface ParentContext {
+  readonly deadline: number | undefined;
+  readonly trace: TraceContext;
+  readonly caller: string | undefined;
+}
+
+/** The service as its contexts see it: where ctx.call/ctx.emit go and the logger they derive from. */
+export interface ContextHost {
+  readonly name: string;
+  readonly logger: Logger;
+  call(
+    target: string,
+    payload: unknown,
+    options: ServiceCallOptions | undefined,
+    parent: ParentContext | undefined,
+  ): Promise<unknown>;
+  emit(
+    topic: string,
+    payload: unknown,
+    options: EmitOptions | undefined,
+    parent: ParentContext | undefined,
+  ): Promise<PublishReceipt>;
+}

@@ -1,0 +1,90 @@
+import type { Headers, IncomingEvent, PublishReceipt } from '@switchyard/broker';
+import type { Logger } from 'pino';
+import type { ContextHost, EmitOptions, ParentContext, ServiceCallOptions } from './context-host.js';
+import { HEADER } from './headers.js';
+import { continueTrace, type TraceContext } from './trace-context.js';
+
+/** What an event handler gets besides the payload. */
+export interface EventContext extends ParentContext {
+  readonly service: string;
+  readonly topic: string;
+  /** The publisher's message id: stable across retries and redeliveries (de-duplicate on it). */
+  readonly eventId: string;
+  /** 1 for the first delivery, n for the n-th attempt after failures. */
+  readonly attempt: number;
+  readonly redelivered: boolean;
+  /** Events carry no deadline; calls made while handling one use the service's default timeout. */
+  readonly deadline: undefined;
+  readonly trace: TraceContext;
+  /** Header `x-caller` of the publisher, when it set one. */
+  readonly caller: string | undefined;
+  /** The publishing service (header `x-source`). */
+  readonly source: string | undefined;
+  readonly headers: Readonly<Headers>;
+  readonly logger: Logger;
+  call<T = unknown>(target: string, payload: unknown, options?: ServiceCallOptions): Promise<T>;
+  emit(topic: string, payload: unknown, options?: EmitOptions): Promise<PublishReceipt>;
+}
+
+export class IncomingEventContext implements EventContext {
+  readonly trace: TraceContext;
+  readonly deadline = undefined;
+  private childLogger: Logger | undefined;
+
+  constructor(
+    private readonly host: ContextHost,
+    private readonly event: IncomingEvent,
+  ) {
+    this.trace = continueTrace(event.headers[HEADER.traceparent]);
+  }
+
+  get service(): string {
+    return this.host.name;
+  }
+
+  get topic(): string {
+    return this.event.topic;
+  }
+
+  get eventId(): string {
+    return this.event.id;
+  }
+
+  get attempt(): number {
+    return this.event.attempt;
+  }
+
+  get redelivered(): boolean {
+    return this.event.redelivered;
+  }
+
+  get caller(): string | undefined {
+    return this.event.headers[HEADER.caller];
+  }
+
+  get source(): string | undefined {
+    return this.event.headers[HEADER.source];
+  }
+
+  get headers(): Readonly<Headers> {
+    return this.event.headers;
+  }
+
+  get logger(): Logger {
+    this.childLogger ??= this.host.logger.child({
+      topic: this.event.topic,
+      eventId: this.event.id,
+      traceId: this.trace.traceId,
+      spanId: this.trace.spanId,
+    });
+    return this.childLogger;
+  }
+
+  call<T = unknown>(target: string, payload: unknown, options?: ServiceCallOptions): Promise<T> {
+    return this.host.call(target, payload, options, this) as Promise<T>;
+  }
+
+  emit(topic: string, payload: unknown, options?: EmitOptions): Promise<PublishReceipt> {
+    return this.host.emit(topic, payload, options, this);
+  }
+}

@@ -1,0 +1,176 @@
+import { checkPayload } from './payload-check.js';
+import {
+  ClosedError,
+  DeadlineExceededError,
+  type Headers,
+  InvalidArgumentError,
+  isSwitchyardError,
+  type Transport,
+} from '@switchyard/broker';
+import type { IBackoffFactory } from 'cockatiel';
+import type { Logger } from 'pino';
+import type { ParentContext, ServiceCallOptions } from '../context/context-host.js';
+import { HEADER } from '../context/headers.js';
+import { continueTrace, formatTraceparent, startTrace } from '../context/trace-context.js';
+import type { CircuitBreakers } from '../resilience/circuit-breakers.js';
+import { callDeadline } from '../resilience/deadline.js';
+import { retryAfterFailure, retryBackoff } from '../resilience/retry.js';
+import { isSafeToRetry } from '../resilience/retry-policy.js';
+import type { SchemaRegistry } from '../schemas/schema-registry.js';
+import { type CallTarget, CallTargets } from './call-target.js';
+import { OK, type ServiceMetrics } from './service-metrics.js';
+import type { ResolvedCallDefaults } from './service-options.js';
+import type { TargetDirectory } from './target-directory.js';
+
+export interface CallerDeps {
+  service: string;
+  transport: Transport;
+  schemas: SchemaRegistry;
+  directory: TargetDirectory;
+  defaults: ResolvedCallDefaults;
+  breakers: CircuitBreakers | undefined;
+  metrics: ServiceMetrics | undefined;
+  logger: Logger;
+}
+
+const NO_OPTIONS: ServiceCallOptions = Object.freeze({});
+
+/**
+ * The outgoing half of a service: resolve the target in the registry's cached view,
+ * validate the payload against the target's request schema (an invalid payload is never
+ * sent), then send through the target's circuit breaker with a deadline; on failure,
+ * retry only when it is safe and time is left.
+ */
+export class Caller {
+  readonly targets = new CallTargets();
+  readonly backoff: IBackoffFactory<unknown>;
+  private closed = false;
+
+  constructor(readonly deps: CallerDeps) {
+    this.backoff = retryBackoff(deps.defaults.retry);
+  }
+
+  close(): void {
+    this.closed = true;
+  }
+
+  async call(
+    target: string,
+    payload: unknown,
+    options: ServiceCallOptions | undefined,
+    parent: ParentContext | undefined,
+  ): Promise<unknown> {
+    if (this.closed) throw new ClosedError(`service "${this.deps.service}" is closed`);
+    const t = this.targets.parse(target);
+    const o = options ?? NO_OPTIONS;
+    const timeoutMs = o.timeoutMs ?? this.deps.defaults.timeoutMs;
+    if (!(timeoutMs > 0))
+      throw new InvalidArgumentError(`timeoutMs must be a positive number, got ${String(timeoutMs)}`);
+    const deadline = callDeadline(Date.now(), timeoutMs, o.deadline, parent?.deadline);
+    const call = new OutgoingCall(this, t, payload, deadline, this.headers(o, parent), o);
+    const metrics = this.deps.metrics;
+    if (!metrics) return this.run(call);
+    const started = performance.now();
+    try {
+      const result = await this.run(call);
+      metrics.called(t.service, t.method, OK, (performance.now() - started) / 1000);
+      return result;
+    } catch (err) {
+      metrics.called(
+        t.service,
+        t.method,
+        isSwitchyardError(err) ? err.code : 'INTERNAL',
+        (performance.now() - started) / 1000,
+      );
+      throw err;
+    }
+  }
+
+  private async run(call: OutgoingCall): Promise<unknown> {
+    try {
+      return await call.attempt();
+    } catch (err) {
+      const attempts = call.options.attempts ?? this.deps.defaults.retry.attempts;
+      if (attempts <= 1) throw err;
+      return retryAfterFailure(
+        err,
+        () => call.attempt(),
+        {
+          options:
+            attempts === this.deps.defaults.retry.attempts
+              ? this.deps.defaults.retry
+              : { ...this.deps.defaults.retry, attempts },
+          deadline: call.deadline,
+          shouldRetry: (e) => isSafeToRetry(e, call.target.service, call.idempotent),
+          signal: call.options.signal,
+          onRetry: (e, attempt, delayMs) =>
+            this.deps.logger.debug(
+              {
+                target: `${call.target.service}.${call.target.method}`,
+                attempt,
+                delayMs,
+                code: (e as { code?: string }).code,
+              },
+              'retrying call',
+            ),
+        },
+        this.backoff,
+      );
+    }
+  }
+
+  private headers(o: ServiceCallOptions, parent: ParentContext | undefined): Headers {
+    const trace = parent ? parent.trace : o.traceparent === undefined ? startTrace() : continueTrace(o.traceparent);
+    const headers: Headers = o.headers === undefined ? {} : { ...o.headers };
+    headers[HEADER.traceparent] = formatTraceparent(trace);
+    headers[HEADER.caller] = o.caller ?? parent?.caller ?? this.deps.service;
+    headers[HEADER.source] = this.deps.service;
+    return headers;
+  }
+}
+
+/** One outgoing call across its attempts. */
+class OutgoingCall {
+  /** Known after the first attempt resolved the target. */
+  idempotent = false;
+  private validated = false;
+
+  constructor(
+    private readonly caller: Caller,
+    readonly target: CallTarget,
+    private readonly payload: unknown,
+    readonly deadline: number,
+    private readonly headers: Headers,
+    readonly options: ServiceCallOptions,
+  ) {}
+
+  /** One attempt. Throws before sending when the target is unknown, the payload invalid or the time up. */
+  attempt(): Promise<unknown> {
+    const { directory, schemas, breakers } = this.caller.deps;
+    const { service, method } = this.target;
+    const info = directory.method(service, method);
+    this.idempotent = this.options.idempotent ?? info?.idempotent ?? false;
+    if (!this.validated && info?.request !== undefined) {
+      checkPayload(schemas, info.request, this.payload, 'request');
+      this.validated = true;
+    }
+    // Checked here, not left to the transport, so an expired deadline is not counted against the target's breaker.
+    if (this.deadline <= Date.now()) {
+      throw new DeadlineExceededError(`the deadline passed before ${service}.${method} was called`, {
+        details: { service, method },
+      });
+    }
+    return breakers ? breakers.run(service, this.send) : this.send();
+  }
+
+  private readonly send = (): Promise<unknown> => {
+    const o = this.options;
+    return this.caller.deps.transport.call(this.target.service, this.target.method, this.payload, {
+      deadline: this.deadline,
+      timeoutMs: Math.max(1, this.deadline - Date.now()),
+      headers: this.headers,
+      signal: o.signal,
+      contentType: o.contentType,
+    });
+  };
+}

@@ -1,0 +1,101 @@
+import { checkPayload } from './payload-check.js';
+import {
+  type IncomingRequest,
+  InternalError,
+  isSwitchyardError,
+  type MethodDefinition,
+  type SwitchyardError,
+  toSwitchyardError,
+  UnavailableError,
+} from '@switchyard/broker';
+import { RequestContext } from '../context/call-context.js';
+import type { ContextHost } from '../context/context-host.js';
+import { HEADER } from '../context/headers.js';
+import { MethodBulkhead } from '../resilience/bulkhead.js';
+import { MethodRateLimiter } from '../resilience/rate-limit.js';
+import type { SchemaRegistry } from '../schemas/schema-registry.js';
+import { OK, type ServiceMetrics } from './service-metrics.js';
+import type { ResolvedMethod } from './service-options.js';
+
+/**
+ * The incoming half of one method: what runs between the transport decoding a request
+ * and the reply going out. In order — request schema (INVALID_ARGUMENT), at-most-once
+ * for non-idempotent methods (a request handed over from an instance that died is
+ * refused, not run twice), rate limit (RATE_LIMITED), bulkhead (BULKHEAD_FULL) — and only
+ * then the handler, whose reply is checked against the response schema (INTERNAL when it
+ * fails). Each refusal happens before the handler runs.
+ */
+export class MethodRunner {
+  readonly bulkhead: MethodBulkhead;
+  private readonly limiter: MethodRateLimiter | undefined;
+  private readonly label: string;
+
+  constructor(
+    private readonly host: ContextHost,
+    private readonly spec: ResolvedMethod,
+    private readonly schemas: SchemaRegistry,
+    private readonly metrics: ServiceMetrics | undefined,
+  ) {
+    this.label = `${host.name}.${spec.name}`;
+    this.bulkhead = new MethodBulkhead(this.label, spec.maxConcurrent, spec.maxQueued);
+    this.limiter = spec.rateLimit ? new MethodRateLimiter(this.label, spec.rateLimit) : undefined;
+  }
+
+  /** The transport's view of this method (one closure per method, made once). */
+  definition(): MethodDefinition {
+    return { handler: (req) => this.handle(req) };
+  }
+
+  private async handle(req: IncomingRequest): Promise<unknown> {
+    if (!this.metrics) return this.admit(req);
+    const started = performance.now();
+    try {
+      const result = await this.admit(req);
+      this.metrics.handled(this.spec.name, OK, (performance.now() - started) / 1000);
+      return result;
+    } catch (err) {
+      const code = isSwitchyardError(err) ? err.code : 'INTERNAL';
+      this.metrics.handled(this.spec.name, code, (performance.now() - started) / 1000);
+      throw err;
+    }
+  }
+
+  private async admit(req: IncomingRequest): Promise<unknown> {
+    const spec = this.spec;
+    if (spec.request !== undefined) checkPayload(this.schemas, spec.request, req.payload, 'request');
+    if (req.redelivered && !spec.idempotent) {
+      throw new UnavailableError(
+        `${this.label} was interrupted: the instance handling it stopped, and the method is not idempotent, so it is not run again`,
+        { retryable: false, details: { reason: 'redelivered' } },
+      );
+    }
+    if (this.limiter) await this.limiter.take(req.headers[HEADER.caller]);
+    return this.bulkhead.run(() => this.invoke(req));
+  }
+
+  private async invoke(req: IncomingRequest): Promise<unknown> {
+    const ctx = new RequestContext(this.host, this.spec.name, req);
+    let result: unknown;
+    try {
+      result = await this.spec.handler(req.payload, ctx);
+    } catch (err) {
+      throw this.publicError(err, ctx);
+    }
+    const schema = this.spec.response;
+    if (schema !== undefined) {
+      const violations = this.schemas.get(schema).validate(result);
+      if (violations.length > 0) {
+        ctx.logger.error({ violations, schema }, 'reply failed its schema; the caller gets INTERNAL');
+        throw new InternalError(`${this.label} produced an invalid reply`);
+      }
+    }
+    return result;
+  }
+
+  /** What the caller may see; anything that is not a SwitchyardError is logged here and becomes INTERNAL. */
+  private publicError(err: unknown, ctx: RequestContext): SwitchyardError {
+    const e = toSwitchyardError(err);
+    if (e !== err) ctx.logger.error({ err }, 'handler failed');
+    return e;
+  }
+}

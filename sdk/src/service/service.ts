@@ -1,0 +1,352 @@
+import { randomBytes } from 'node:crypto';
+import { hostname } from 'node:os';
+import {
+  ClosedError,
+  FailedPreconditionError,
+  type PublishReceipt,
+  SchemaNotFoundError,
+  type Server,
+  type Subscription,
+} from '@switchyard/broker';
+import { createInfrastructure, type Infrastructure } from '../config/infrastructure.js';
+import { defaultLogger, type Logger } from '../config/logger.js';
+import type { ContextHost, EmitOptions, ParentContext, ServiceCallOptions } from '../context/context-host.js';
+import type { MethodInfo } from '../registry/instance-record.js';
+import type { Registration } from '../registry/types.js';
+import { CircuitBreakers, type CircuitStateName } from '../resilience/circuit-breakers.js';
+import { Caller } from './caller.js';
+import { Emitter } from './emitter.js';
+import { MethodRunner } from './method-runner.js';
+import { ServiceMetrics } from './service-metrics.js';
+import { type ResolvedServiceOptions, resolveServiceOptions, type ServiceOptions } from './service-options.js';
+import { installShutdownHandlers } from './shutdown.js';
+import { subscribeWith } from './subscription-runner.js';
+import { TargetDirectory } from './target-directory.js';
+
+export type ServiceState = 'idle' | 'starting' | 'running' | 'closing' | 'closed';
+
+/** Parts that exist only while the service runs. */
+interface Running {
+  infra: Infrastructure;
+  ownsInfra: boolean;
+  directory: TargetDirectory;
+  caller: Caller;
+  emitter: Emitter;
+  runners: Map<string, MethodRunner>;
+  server: Server | undefined;
+  subscriptions: Subscription[];
+  registration: Registration | undefined;
+  uninstallSignals: (() => void) | undefined;
+}
+
+/**
+ * A Switchyard service: methods and event handlers with schemas, registered in the
+ * registry while it runs, calling other services with deadlines, retries and circuit
+ * breakers. Create it with `createService()`, then `start()`; `close()` shuts it down
+ * gracefully (deregister, drain, disconnect).
+ */
+export class Service implements ContextHost {
+  readonly options: ResolvedServiceOptions;
+  readonly name: string;
+  readonly version: string;
+  readonly instanceId: string;
+  /** pino logger bound to `service` and `instance`. */
+  readonly logger: Logger;
+  private currentState: ServiceState = 'idle';
+  private running: Running | undefined;
+  private starting: Promise<void> | undefined;
+  private closing: Promise<void> | undefined;
+  private breakers: CircuitBreakers | undefined;
+
+  /** Throws INVALID_OPTIONS naming the bad option. */
+  constructor(options: ServiceOptions) {
+    this.options = resolveServiceOptions(options);
+    this.name = this.options.name;
+    this.version = this.options.version;
+    this.instanceId = this.options.instanceId ?? defaultInstanceId();
+    const base = this.options.logger ?? this.options.infra?.logger ?? defaultLogger();
+    this.logger = base.child({ service: this.name, instance: this.instanceId });
+  }
+
+  get state(): ServiceState {
+    return this.currentState;
+  }
+
+  /** The infrastructure in use (after `start()`). */
+  get infra(): Infrastructure | undefined {
+    return this.running?.infra;
+  }
+
+  /** The circuit state towards a target service. */
+  circuitState(service: string): CircuitStateName {
+    return this.breakers?.state(service) ?? 'closed';
+  }
+
+  /**
+   * Connect (or use the shared infrastructure), check every schema id exists, serve the
+   * methods, subscribe, and only then register — so whoever sees the record can reach it.
+   * Idempotent. On failure everything started is closed again and the service is closed.
+   */
+  start(): Promise<void> {
+    if (this.currentState === 'closing' || this.currentState === 'closed') {
+      return Promise.reject(new ClosedError(`service "${this.name}" is closed`));
+    }
+    this.starting ??= this.doStart();
+    return this.starting;
+  }
+
+  /**
+   * Graceful shutdown, idempotent: deregister first (callers stop finding this
+   * instance), stop taking requests and events and finish those in flight (at most
+   * `shutdownTimeoutMs`), then close the infrastructure if this service built it.
+   */
+  close(): Promise<void> {
+    this.closing ??= this.doClose();
+    return this.closing;
+  }
+
+  /**
+   * Call `service.method` (e.g. `orders.create`). Rejects with a typed SwitchyardError.
+   * `parent` is how `ctx.call` passes deadline, trace and caller on; top-level calls omit it.
+   */
+  call<T = unknown>(
+    target: string,
+    payload: unknown,
+    options?: ServiceCallOptions,
+    parent?: ParentContext | undefined,
+  ): Promise<T> {
+    const r = this.running;
+    if (!r || this.currentState === 'closed') return Promise.reject(this.notRunning());
+    return r.caller.call(target, payload, options, parent) as Promise<T>;
+  }
+
+  emit(
+    topic: string,
+    payload: unknown,
+    options?: EmitOptions,
+    parent?: ParentContext | undefined,
+  ): Promise<PublishReceipt> {
+    const r = this.running;
+    if (!r || this.currentState === 'closed') return Promise.reject(this.notRunning());
+    return r.emitter.emit(topic, payload, options, parent);
+  }
+
+  /** Handlers of `method` running right now (bulkhead occupancy). */
+  activeHandlers(method: string): number {
+    return this.running?.runners.get(method)?.bulkhead.active ?? 0;
+  }
+
+  private notRunning(): Error {
+    return this.currentState === 'closed' || this.currentState === 'closing'
+      ? new ClosedError(`service "${this.name}" is closed`)
+      : new FailedPreconditionError(`service "${this.name}" is not started: await service.start() first`);
+  }
+
+  private async doStart(): Promise<void> {
+    this.currentState = 'starting';
+    const o = this.options;
+    const infra = o.infra ?? (await createInfrastructure({ ...(o.env ? { env: o.env } : {}), logger: this.logger }));
+    const r: Running = {
+      infra,
+      ownsInfra: o.infra === undefined,
+      directory: undefined as unknown as TargetDirectory,
+      caller: undefined as unknown as Caller,
+      emitter: undefined as unknown as Emitter,
+      runners: new Map(),
+      server: undefined,
+      subscriptions: [],
+      registration: undefined,
+      uninstallSignals: undefined,
+    };
+    this.running = r;
+    try {
+      this.checkSchemas(infra);
+      const view = infra.registry.view();
+      await this.waitForView(view.ready);
+      const metrics = o.metricsRegistry ? new ServiceMetrics(o.metricsRegistry, this.name) : undefined;
+      r.directory = new TargetDirectory(view);
+      this.breakers =
+        o.calls.circuitBreaker === false
+          ? undefined
+          : new CircuitBreakers(o.calls.circuitBreaker, (target, state) =>
+              this.logger.warn({ target, circuit: state }, `circuit to ${target} is ${state}`),
+            );
+      r.caller = new Caller({
+        service: this.name,
+        transport: infra.transport,
+        schemas: infra.schemas,
+        directory: r.directory,
+        defaults: o.calls,
+        breakers: this.breakers,
+        metrics,
+        logger: this.logger,
+      });
+      r.emitter = new Emitter(this.name, infra.transport, infra.schemas, o.emits);
+
+      if (o.methods.length > 0) {
+        const definitions: Record<string, ReturnType<MethodRunner['definition']>> = {};
+        for (const m of o.methods) {
+          const runner = new MethodRunner(this, m, infra.schemas, metrics);
+          r.runners.set(m.name, runner);
+          definitions[m.name] = runner.definition();
+        }
+        r.server = await infra.transport.serve(this.name, definitions, { prefetch: o.prefetch });
+      }
+      for (const s of o.subscriptions)
+        r.subscriptions.push(await subscribeWith(infra.transport, this, s, infra.schemas));
+      r.registration = await infra.registry.register(this.record());
+      if (o.handleSignals) r.uninstallSignals = installShutdownHandlers(this, { logger: this.logger });
+      this.currentState = 'running';
+      this.logger.info(
+        {
+          mode: infra.mode,
+          namespace: infra.namespace,
+          methods: o.methods.map((m) => m.name),
+          subscriptions: o.subscriptions.map((s) => s.topic),
+        },
+        'service started',
+      );
+    } catch (err) {
+      this.currentState = 'closing';
+      const teardown = this.teardown(r);
+      this.closing ??= teardown;
+      await teardown;
+      throw err;
+    }
+  }
+
+  /** Every schema id the options name must be loaded: a service that cannot validate should not come up. */
+  private checkSchemas(infra: Infrastructure): void {
+    const o = this.options;
+    const refs: Array<[string, string | undefined | null]> = [];
+    for (const m of o.methods)
+      refs.push([`methods.${m.name}.request`, m.request], [`methods.${m.name}.response`, m.response]);
+    for (const s of o.subscriptions) refs.push([`subscriptions.${s.topic}.schema`, s.schema]);
+    for (const [topic, id] of o.emits) refs.push([`emits.${topic}`, id]);
+    for (const [option, id] of refs) {
+      if (typeof id === 'string' && !infra.schemas.has(id)) {
+        throw new SchemaNotFoundError(
+          `${option} names schema ${JSON.stringify(id)}, which ${infra.config.schemas.kind === 'none' ? 'cannot exist: no schemas are configured (SWITCHYARD_SCHEMAS)' : 'is not loaded'}`,
+          { details: { option, id } },
+        );
+      }
+    }
+  }
+
+  private async waitForView(ready: Promise<void>): Promise<void> {
+    let timer: NodeJS.Timeout | undefined;
+    const timedOut = new Promise<'timeout'>((resolve) => {
+      timer = setTimeout(resolve, this.options.registryReadyTimeoutMs, 'timeout');
+    });
+    try {
+      if ((await Promise.race([ready, timedOut])) === 'timeout') {
+        this.logger.warn(
+          { timeoutMs: this.options.registryReadyTimeoutMs },
+          'registry view not synced yet: calls fail with SERVICE_NOT_FOUND (and are retried) until it is',
+        );
+      }
+    } finally {
+      clearTimeout(timer);
+    }
+  }
+
+  private record() {
+    const o = this.options;
+    const methods: Record<string, MethodInfo> = {};
+    for (const m of o.methods) {
+      methods[m.name] = {
+        ...(m.request === undefined ? {} : { request: m.request }),
+        ...(m.response === undefined ? {} : { response: m.response }),
+        idempotent: m.idempotent,
+      };
+    }
+    // Event schema ids have no field of their own in the record: they travel as metadata.
+    const metadata: Record<string, string> = { lang: 'typescript', ...o.metadata };
+    for (const [topic, id] of o.emits) if (id !== null) metadata[`emits.${topic}`] = id;
+    for (const s of o.subscriptions) if (s.schema !== undefined) metadata[`subscribes.${s.topic}`] = s.schema;
+    return {
+      service: this.name,
+      version: this.version,
+      id: this.instanceId,
+      methods,
+      events: { emits: [...o.emits.keys()], subscribes: o.subscriptions.map((s) => s.topic) },
+      metadata,
+      ...(o.address ? { address: o.address } : {}),
+    };
+  }
+
+  private async doClose(): Promise<void> {
+    if (this.currentState === 'idle') {
+      this.currentState = 'closed';
+      return;
+    }
+    // A start in progress finishes (or fails and tears itself down) first, so nothing it opens is left behind.
+    if (this.currentState === 'starting' && this.starting) {
+      const failed = await this.starting.then(
+        () => false,
+        () => true,
+      );
+      if (failed) return;
+    }
+    const r = this.running;
+    this.currentState = 'closing';
+    if (!r) {
+      this.currentState = 'closed';
+      return;
+    }
+    await this.teardown(r);
+  }
+
+  private async teardown(r: Running): Promise<void> {
+    r.uninstallSignals?.();
+    await this.step('deregister', () => r.registration?.deregister());
+    await this.step('drain', () =>
+      this.bounded(Promise.all([r.server?.close(), ...r.subscriptions.map((s) => s.close())]).then(() => undefined)),
+    );
+    r.caller?.close();
+    r.directory?.close();
+    if (r.ownsInfra) await this.step('close infrastructure', () => r.infra.close());
+    this.currentState = 'closed';
+    this.logger.info({}, 'service closed');
+  }
+
+  /** One shutdown step; a failure is logged and the next step still runs. */
+  private async step(what: string, fn: () => Promise<unknown> | undefined): Promise<void> {
+    try {
+      await fn();
+    } catch (err) {
+      this.logger.warn({ err, step: what }, 'shutdown step failed');
+    }
+  }
+
+  private async bounded(p: Promise<void>): Promise<void> {
+    let timer: NodeJS.Timeout | undefined;
+    const timeout = new Promise<'timeout'>((resolve) => {
+      timer = setTimeout(resolve, this.options.shutdownTimeoutMs, 'timeout');
+    });
+    try {
+      if ((await Promise.race([p, timeout])) === 'timeout') {
+        this.logger.warn(
+          { timeoutMs: this.options.shutdownTimeoutMs },
+          'handlers still running at the shutdown timeout; closing anyway',
+        );
+      }
+    } finally {
+      clearTimeout(timer);
+    }
+  }
+}
+
+/** Build a service (not started). Throws INVALID_OPTIONS naming the bad option. */
+export function createService(options: ServiceOptions): Service {
+  return new Service(options);
+}
+
+function defaultInstanceId(): string {
+  const host =
+    hostname()
+      .replace(/[^A-Za-z0-9._-]/g, '-')
+      .replace(/^[^A-Za-z0-9]+/, '')
+      .slice(0, 80) || 'host';
+  return `${host}-${process.pid}-${randomBytes(3).toString('hex')}`;
+}
