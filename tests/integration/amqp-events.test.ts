@@ -41,6 +41,23 @@ describe('events on RabbitMQ', () => {
     expect(codes).toEqual(Array.from({ length: 200 }, (_, i) => (i % 2 ? 'ok' : 'UNROUTABLE')));
   });
 
+  it('bounds the publishes waiting for a confirm: beyond publishBufferSize, BUFFER_FULL at once', async () => {
+    const t = new AmqpTransport({ url, namespace, publishBufferSize: 50 });
+    transports.push(t);
+    await t.start();
+    await t.subscribe('buffer.test', () => {}, { group: 'buf' });
+    const results = await Promise.allSettled(Array.from({ length: 300 }, (_, i) => t.publish('buffer.test', { i })));
+    const full = results.filter(
+      (r) => r.status === 'rejected' && (r.reason as { code: string }).code === 'BUFFER_FULL',
+    );
+    const ok = results.filter((r) => r.status === 'fulfilled');
+    expect(ok.length + full.length).toBe(300);
+    expect(ok.length).toBeGreaterThanOrEqual(50);
+    expect(full.length).toBeGreaterThan(0);
+    // Once confirms drain the buffer, publishing works again.
+    await expect(t.publish('buffer.test', { again: true })).resolves.toHaveProperty('messageId');
+  });
+
   it('publishes the documented envelope: persistent, message_id, timestamp, content_type, x-source, headers', async () => {
     const t = await transport();
     await t.subscribe('wire.check', () => {}, { group: 'wire' });

@@ -212,16 +212,19 @@ export class AmqpTransport extends EventEmitter implements Transport {
       throw new InvalidArgumentError(`event cannot be encoded: ${(err as Error).message}`);
     }
     const messageId = options.messageId ?? randomUUID();
-    const headers: Record<string, string> = options.headers ? { ...options.headers } : {};
-    if (options.source !== undefined) headers[H.source] = options.source;
     const props: Options.Publish = {
       deliveryMode: 2,
       mandatory: true,
       contentType,
       messageId,
       timestamp: Math.floor(Date.now() / 1000),
-      headers,
     };
+    // No empty header table on the wire when there is nothing to say.
+    if (options.headers || options.source !== undefined) {
+      const headers: Record<string, string> = { ...options.headers };
+      if (options.source !== undefined) headers[H.source] = options.source;
+      props.headers = headers;
+    }
     await parts.publisher.publish(this.topology.eventsExchange, topic, body, props);
     return { messageId };
   }

@@ -32,6 +32,7 @@ export const DEFAULT_STREAM_WINDOW = 16;
 const MAX_STREAM_WINDOW = 10_000;
 const EMPTY = Buffer.alloc(0);
 const REOPEN_DELAY_MS = 500;
+const MAX_TIMEOUT_MS = 2_147_483_647;
 
 export interface RpcClientOptions {
   conn: RecoveringConnection;
@@ -188,9 +189,15 @@ export class RpcClient implements ChannelOwner, ReplyRouter {
     if (this.closed) return new ClosedError('transport closed');
     const ch = this.ch;
     if (!ch) return new UnavailableError('not connected to RabbitMQ');
+    const { timeoutMs = this.opts.defaultTimeoutMs, deadline: absolute } = options;
+    if (typeof timeoutMs !== 'number' || !(timeoutMs > 0))
+      return new InvalidArgumentError(`timeoutMs must be a positive number, got ${JSON.stringify(timeoutMs)}`);
+    if (absolute !== undefined && (typeof absolute !== 'number' || !Number.isFinite(absolute)))
+      return new InvalidArgumentError(`deadline must be a time in ms since the epoch, got ${JSON.stringify(absolute)}`);
     const now = Date.now();
-    let deadline = now + (options.timeoutMs ?? this.opts.defaultTimeoutMs);
-    if (options.deadline !== undefined && options.deadline < deadline) deadline = options.deadline;
+    // Timers cannot wait longer than ~24.8 days; nobody waits for a reply that long.
+    let deadline = Math.floor(now + Math.min(timeoutMs, MAX_TIMEOUT_MS));
+    if (absolute !== undefined && absolute < deadline) deadline = Math.floor(absolute);
     if (!(deadline > now)) return new DeadlineExceededError('the deadline passed before the call was sent');
     if (options.signal?.aborted) return new CancelledError('call cancelled by the caller');
     let codec: Codec;

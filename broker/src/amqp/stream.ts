@@ -197,7 +197,9 @@ export class StreamCall implements AsyncIterableIterator<unknown>, PendingReply 
     );
   }
 
+  /** The call cannot go on (transport closing, connection lost): tell the server if we still can. */
   fail(err: SwitchyardError): void {
+    if (!this.finished && this.serverReplyTo !== undefined) this.sendCancelTo(this.serverReplyTo);
     this.finish(err);
   }
 
