@@ -74,7 +74,11 @@ export class EtcdRouteSource implements RouteSource {
     if (!isRoutingLogger(logger)) throw bad('logger', 'must be a pino-compatible logger');
     if (options.client !== undefined) {
       if (options.endpoints !== undefined) throw bad('endpoints', 'must not be given together with "client"');
-      if (!(options.client instanceof Etcd3)) throw bad('client', 'must be an etcd3 Etcd3 client');
+      // Duck-typed: an application may hold a client from another copy of the etcd3 package.
+      const c = options.client as Partial<Etcd3> | null;
+      if (typeof c !== 'object' || c === null || typeof c.getAll !== 'function' || typeof c.watch !== 'function') {
+        throw bad('client', 'must be an etcd3 Etcd3 client');
+      }
       this.client = options.client;
       this.ownsClient = false;
     } else {
@@ -118,7 +122,10 @@ export class EtcdRouteSource implements RouteSource {
       firstAttempt = resolve;
     });
     this.loop = this.run(firstAttempt);
-    await attempted;
+    // Never hold a caller's startup longer than one dial timeout, whatever etcd does.
+    let timer: NodeJS.Timeout | undefined;
+    await Promise.race([attempted, new Promise<void>((r) => (timer = setTimeout(r, this.dialTimeoutMs)))]);
+    clearTimeout(timer);
   }
 
   async close(): Promise<void> {
@@ -219,7 +226,7 @@ export class EtcdRouteSource implements RouteSource {
     });
     this.endSession = undefined;
     // A cancel needs etcd's answer; never let a dead connection hold us here.
-    await withDeadline(watcher.cancel(), 1_000, AbortSignal.timeout(1_000)).catch(() => {});
+    await withDeadline(watcher.cancel(), 1_000).catch(() => {});
   }
 
   private onWatchData(res: IWatchResponse): void {
@@ -303,19 +310,21 @@ function createClient(endpoints: string[], dialTimeoutMs: number): Etcd3 {
 }
 
 /** `p`, or a rejection after `ms` or as soon as `signal` aborts (closing), whichever comes first. */
-function withDeadline<T>(p: Promise<T>, ms: number, signal: AbortSignal): Promise<T> {
+function withDeadline<T>(p: Promise<T>, ms: number, signal?: AbortSignal): Promise<T> {
   let timer: NodeJS.Timeout | undefined;
-  let onAbort: (() => void) | undefined;
+  const onAbort = (reject: (e: Error) => void) => () => reject(new Error('closed'));
+  let abortHandler: (() => void) | undefined;
   const deadline = new Promise<never>((_, reject) => {
     timer = setTimeout(() => reject(new Error(`no answer from etcd within ${ms} ms`)), ms);
-    onAbort = () => reject(new Error('closed'));
-    if (signal.aborted) onAbort();
-    else signal.addEventListener('abort', onAbort, { once: true });
+    if (!signal) return;
+    abortHandler = onAbort(reject);
+    if (signal.aborted) abortHandler();
+    else signal.addEventListener('abort', abortHandler, { once: true });
   });
   p.catch(() => {}); // a late rejection of the abandoned call is not unhandled
   return Promise.race([p, deadline]).finally(() => {
     clearTimeout(timer);
-    signal.removeEventListener('abort', onAbort!);
+    if (abortHandler) signal?.removeEventListener('abort', abortHandler);
   });
 }
 

@@ -10,7 +10,8 @@ export interface RouteSource {
   /**
    * Begin delivering snapshots to `onSnapshot` (the first one as soon as the source has
    * read its store). Idempotent. Resolves once the first read was attempted; a store that
-   * is down does not reject it — the source keeps retrying and `synced` stays false.
+   * is down does not reject it — the source keeps retrying and `synced` stays false. A
+   * configuration mistake may reject it (a routes file that is missing or unparsable).
    * A listener that throws is logged and never breaks the source.
    */
   start(onSnapshot: (snapshot: RouteSnapshot) => void): Promise<void>;
