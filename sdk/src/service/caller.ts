@@ -1,4 +1,3 @@
-import { checkPayload } from './payload-check.js';
 import {
   ClosedError,
   DeadlineExceededError,
@@ -18,6 +17,7 @@ import { retryAfterFailure, retryBackoff } from '../resilience/retry.js';
 import { isSafeToRetry } from '../resilience/retry-policy.js';
 import type { SchemaRegistry } from '../schemas/schema-registry.js';
 import { type CallTarget, CallTargets } from './call-target.js';
+import { checkPayload } from './payload-check.js';
 import { OK, type ServiceMetrics } from './service-metrics.js';
 import type { ResolvedCallDefaults } from './service-options.js';
 import type { TargetDirectory } from './target-directory.js';

@@ -1,9 +1,9 @@
-import { checkPayload } from './payload-check.js';
 import { type Headers, InvalidArgumentError, type PublishReceipt, type Transport } from '@switchyard/broker';
 import type { EmitOptions, ParentContext } from '../context/context-host.js';
 import { HEADER } from '../context/headers.js';
 import { continueTrace, formatTraceparent, startTrace } from '../context/trace-context.js';
 import type { SchemaRegistry } from '../schemas/schema-registry.js';
+import { checkPayload } from './payload-check.js';
 
 /**
  * Publishes the events a service declared: an undeclared topic or a payload that fails

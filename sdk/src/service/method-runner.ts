@@ -1,4 +1,3 @@
-import { checkPayload } from './payload-check.js';
 import {
   type IncomingRequest,
   InternalError,
@@ -14,6 +13,7 @@ import { HEADER } from '../context/headers.js';
 import { MethodBulkhead } from '../resilience/bulkhead.js';
 import { MethodRateLimiter } from '../resilience/rate-limit.js';
 import type { SchemaRegistry } from '../schemas/schema-registry.js';
+import { checkPayload } from './payload-check.js';
 import { OK, type ServiceMetrics } from './service-metrics.js';
 import type { ResolvedMethod } from './service-options.js';
 

@@ -1,8 +1,8 @@
-import { checkPayload } from './payload-check.js';
 import type { EventHandler, SubscribeOptions, Transport } from '@switchyard/broker';
 import type { ContextHost } from '../context/context-host.js';
 import { IncomingEventContext } from '../context/event-context.js';
 import type { SchemaRegistry } from '../schemas/schema-registry.js';
+import { checkPayload } from './payload-check.js';
 import type { ResolvedSubscription } from './service-options.js';
 
 /**
