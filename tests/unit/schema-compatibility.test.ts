@@ -214,6 +214,18 @@ const breaking: Case[] = [
     breaks: [['/properties/legacy', /every value is rejected/]],
   },
   {
+    name: 'contains added',
+    old: { type: 'array' },
+    new: { type: 'array', contains: { const: 'x' } },
+    breaks: [['/contains', /added/]],
+  },
+  {
+    name: 'unevaluatedProperties closed',
+    old: { type: 'object', properties: { a: { type: 'string' } } },
+    new: { type: 'object', properties: { a: { type: 'string' } }, unevaluatedProperties: false },
+    breaks: [['/unevaluatedProperties', /closed/]],
+  },
+  {
     name: 'an unknown keyword is added',
     old: { type: 'string' },
     new: { type: 'string', $dynamicRef: '#meta' },
@@ -284,6 +296,18 @@ const compatible: Array<Omit<Case, 'breaks'>> = [
     name: 'schema split into allOf pieces',
     old: order(),
     new: { allOf: [{ type: 'object', properties: { sku: { type: 'string' } } }, { required: ['sku', 'qty'] }] },
+  },
+  {
+    name: 'property removed from an open object',
+    old: order(),
+    new: { ...order(), properties: { sku: { type: 'string' }, qty: { type: 'integer' } } },
+  },
+  {
+    name: 'then relaxed under the same if',
+    // biome-ignore lint/suspicious/noThenProperty: `then` is a JSON Schema keyword here
+    old: { type: 'object', if: { required: ['card'] }, then: { required: ['cvc', 'expiry'] } },
+    // biome-ignore lint/suspicious/noThenProperty: `then` is a JSON Schema keyword here
+    new: { type: 'object', if: { required: ['card'] }, then: { required: ['cvc'] } },
   },
   {
     name: 'not narrowed (excludes less)',

@@ -107,8 +107,9 @@ describe('validator violations', () => {
 describe('validator.assert', () => {
   it('throws INVALID_ARGUMENT via validationError, naming what was invalid and carrying every violation', () => {
     let caught: unknown;
+    const money: SchemaValidator = v('common/money.json');
     try {
-      v('common/money.json').assert({ amount: -1 }, 'order.create request');
+      money.assert({ amount: -1 }, 'order.create request');
     } catch (err) {
       caught = err;
     }

@@ -34,10 +34,10 @@ export { type LoadDirectoryOptions, loadSchemaDirectory, parseSchemaText } from 
 export {
   DEFAULT_CONFLICT_RETRIES,
   type PublishedSchemaSummary,
-  type PublishOptions,
-  type PublishResult,
   SchemaPublisher,
   type SchemaPublisherOptions,
+  type SchemaPublishOptions,
+  type SchemaPublishResult,
 } from './schema-publisher.js';
 export {
   type SchemaChange,

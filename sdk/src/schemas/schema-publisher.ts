@@ -38,7 +38,7 @@ export interface SchemaPublisherOptions extends SchemaCompilerOptions {
   logger?: SchemaLogger;
 }
 
-export interface PublishOptions {
+export interface SchemaPublishOptions {
   /**
    * Publish even when the new version breaks payloads the latest one accepted; the breaks
    * are stored with the version. Never publishes a broken schema. Default false.
@@ -46,7 +46,7 @@ export interface PublishOptions {
   force?: boolean;
 }
 
-export interface PublishResult {
+export interface SchemaPublishResult {
   id: string;
   /** The latest version after the call: the new one, or the existing one when unchanged. */
   version: number;
@@ -110,20 +110,20 @@ export class SchemaPublisher {
   }
 
   /** Publish one schema (an object with `$id`). */
-  async publish(schema: unknown, options: PublishOptions = {}): Promise<PublishResult> {
+  async publish(schema: unknown, options: SchemaPublishOptions = {}): Promise<SchemaPublishResult> {
     const [result] = await this.publishAll([schema], options);
     return result!;
   }
 
   /** Publish every `**\/*.json` under `dir`: all checked first, nothing published if any fails. */
-  async publishDirectory(dir: string, options: PublishOptions = {}): Promise<PublishResult[]> {
+  async publishDirectory(dir: string, options: SchemaPublishOptions = {}): Promise<SchemaPublishResult[]> {
     const snapshot = await loadSchemaDirectory(dir);
     assertNoProblems(snapshot.problems);
     return this.publishDocuments(snapshot.documents, options);
   }
 
   /** Publish several schemas together: all checked first, nothing published if any fails. */
-  async publishAll(schemas: readonly unknown[], options: PublishOptions = {}): Promise<PublishResult[]> {
+  async publishAll(schemas: readonly unknown[], options: SchemaPublishOptions = {}): Promise<SchemaPublishResult[]> {
     const documents: SchemaDocument[] = [];
     const problems: SchemaProblem[] = [];
     schemas.forEach((schema, i) => {
@@ -186,7 +186,10 @@ export class SchemaPublisher {
     });
   }
 
-  private async publishDocuments(documents: SchemaDocument[], options: PublishOptions): Promise<PublishResult[]> {
+  private async publishDocuments(
+    documents: SchemaDocument[],
+    options: SchemaPublishOptions,
+  ): Promise<SchemaPublishResult[]> {
     for (let attempt = 0; ; attempt++) {
       const state = await this.readPublished();
       const plan = this.plan(documents, state, options.force === true);
@@ -240,7 +243,7 @@ export class SchemaPublisher {
     );
 
     // 2. Backward compatibility with each latest version.
-    const results: PublishResult[] = [];
+    const results: SchemaPublishResult[] = [];
     const writes: Array<{ record: SchemaRecord; modRevision: string | undefined }> = [];
     const allBreaks: SchemaBreak[] = [];
     const publishedAt = new Date().toISOString();
