@@ -5,14 +5,12 @@
  * `normalizeHost`: lower-cased, port and trailing dot removed.
  */
 
-/** Same grammar as the route schema's host pattern (kept in step by a unit test). */
-export const HOST_PATTERN = /^(\*\.)?[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?(\.[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)*$/;
-
 export type HostSpec =
   | { readonly kind: 'exact'; readonly host: string }
   /** `suffix` includes the leading dot: `*.example.com` -> `.example.com`. */
   | { readonly kind: 'wildcard'; readonly suffix: string };
 
+/** A route host, already validated by the route schema. */
 export function parseHostPattern(pattern: string): HostSpec {
   return pattern.startsWith('*.') ? { kind: 'wildcard', suffix: pattern.slice(1) } : { kind: 'exact', host: pattern };
 }

@@ -27,7 +27,7 @@ export type RoutePathParse = { ok: true; pattern: RoutePathPattern } | { ok: fal
 
 export const PARAM_NAME_PATTERN = /^[A-Za-z_][A-Za-z0-9_]{0,63}$/;
 
-export function isWildcardSegment(s: string): boolean {
+function isWildcardSegment(s: string): boolean {
   return s === '*' || s === '**';
 }
 
