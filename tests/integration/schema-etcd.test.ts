@@ -302,6 +302,25 @@ describe('SchemaRegistry fed by etcd', () => {
     ]);
   });
 
+  it('reads everything again when its watch fails, missing nothing published meanwhile', async () => {
+    const { publisher, namespace } = setup('resync');
+    await publisher.publish(widget());
+    const source = new EtcdSchemaSource({ client, namespace });
+    const registry = new SchemaRegistry({ source });
+    readers.push(registry);
+    await registry.start();
+    const watcher = (source as unknown as { watcher: { emit(e: string, err: Error): void; cancel(): Promise<void> } })
+      .watcher;
+    // As when etcd cancels a watch whose revision was compacted: deliveries stop, then an error.
+    await watcher.cancel();
+    watcher.emit('error', new Error('Watcher canceled: etcdserver: mvcc: required revision has been compacted'));
+    await publisher.publish(widget({}, { description: 'published while re-reading' }));
+    await until('version 2 after the resync', () => registry.get(ID).version === 2);
+    await publisher.publish(widget({}, { description: 'and after' }));
+    await until('version 3 on the new watch', () => registry.get(ID).version === 3);
+    expect((source as unknown as { watcher: unknown }).watcher).not.toBe(watcher);
+  });
+
   it('recompiles dependants when a referenced schema is published', async () => {
     const { publisher, namespace } = setup('dependants');
     await publisher.publishDirectory(shipped);
