@@ -172,6 +172,9 @@ class RpcServer:
             handler = METHODS.get(name)
             if handler is None:
                 raise ServiceError('UNIMPLEMENTED', f'{self.service} has no method "{name}"')
+            if header(props, 'x-stream-window') is not None:
+                # A streaming call (protocol §5) to a unary method: every method here is unary.
+                raise ServiceError('FAILED_PRECONDITION', f'{self.service}.{name} is unary, not streaming')
             result = handler(payload, props)
             self.reply(props, 'ok', json.dumps(result).encode())
         except ServiceError as err:

@@ -272,6 +272,15 @@ describe('TypeScript calls a Python method (AmqpTransport.call)', () => {
     ).rejects.toMatchObject({ code: 'INVALID_ARGUMENT' });
   });
 
+  it('gets FAILED_PRECONDITION when it opens a stream on a unary Python method', async () => {
+    const items: unknown[] = [];
+    const failure = await (async () => {
+      for await (const item of ts.stream('inventory', 'reserve', { sku: 'B-7', qty: 1 })) items.push(item);
+    })().catch((e: unknown) => e);
+    expect(failure).toMatchObject({ code: 'FAILED_PRECONDITION' });
+    expect(items).toEqual([]);
+  });
+
   it('passes caller headers through to Python', async () => {
     const traceparent = '00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01';
     await expect(
