@@ -82,9 +82,11 @@ describe.each(['quorum', 'classic'] as const)('a %s group queue', (queueType) =>
     await exited;
 
     const survivor = await transport();
+    let deliver!: (e: IncomingEvent) => void;
     const got = new Promise<IncomingEvent>((resolve) => {
-      void survivor.subscribe(topic, resolve, { group, queueType });
+      deliver = resolve;
     });
+    await survivor.subscribe(topic, (e) => deliver(e), { group, queueType });
     const event = await got;
     expect(event.id).toBe(`crash-${queueType}`);
     expect(event.payload).toEqual({ order: 7 });
