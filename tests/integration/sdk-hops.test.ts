@@ -14,12 +14,20 @@ import {
   type Infrastructure,
   parseTraceparent,
   type Service,
+  type SwitchyardError,
 } from '@switchyard/sdk';
 import { pino } from 'pino';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { SDK_SCHEMA, writeSdkSchemas } from '../fixtures/sdk-schemas.js';
 import { uniqueNamespace } from '../harness/servers.js';
 
+const failure = (p: Promise<unknown>): Promise<SwitchyardError> =>
+  p.then(
+    () => {
+      throw new Error('expected the call to fail');
+    },
+    (e: SwitchyardError) => e,
+  );
 const namespace = uniqueNamespace('sdk-hops');
 let schemasDir: string;
 let infra: Infrastructure;
@@ -115,7 +123,7 @@ describe('across hops', () => {
   it('honours the first caller’s deadline two hops later', async () => {
     const deadline = Date.now() + 800;
     const started = Date.now();
-    const err = await a.call('sdk-hop-b.relay', { waitMs: 5_000 }, { deadline }).catch((e) => e);
+    const err = await failure(a.call('sdk-hop-b.relay', { waitMs: 5_000 }, { deadline }));
     const elapsed = Date.now() - started;
     console.log(
       `A got ${err.code} after ${elapsed} ms (deadline 800 ms); B saw ${seen.b?.deadline}, C saw ${seen.c?.deadline}, A set ${deadline}`,

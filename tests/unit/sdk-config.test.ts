@@ -121,7 +121,7 @@ describe('resolveServiceOptions', () => {
   });
 
   it('defaults a subscription group to the service name and accepts bare handlers', () => {
-    const o = resolveServiceOptions({ name: 'mailer', version: '1', subscriptions: { 'orders.*': handler } });
+    const o = resolveServiceOptions({ name: 'mailer', version: '1', subscriptions: { 'orders.*': () => {} } });
     expect(o.subscriptions[0]).toMatchObject({ topic: 'orders.*', group: 'mailer' });
   });
 

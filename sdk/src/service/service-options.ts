@@ -70,10 +70,10 @@ export interface ServiceOptions {
   name: string;
   /** The service's version (semver recommended). Required. */
   version: string;
-  /** RPC methods by name (letters, digits, `_`, `-`). */
-  methods?: Record<string, MethodOptions>;
-  /** Event subscriptions by topic pattern (`*` one word, `#` any). */
-  subscriptions?: Record<string, SubscriptionOptions>;
+  /** RPC methods by name (letters, digits, `_`, `-`); a bare function is a handler with every default. */
+  methods?: Record<string, MethodOptions | ServiceMethodHandler>;
+  /** Event subscriptions by topic pattern (`*` one word, `#` any); a bare function is a handler with every default. */
+  subscriptions?: Record<string, SubscriptionOptions | ServiceEventHandler>;
   /** Topics this service emits and the schema `$id` each event must satisfy (`null`: no schema). `emit()` refuses other topics. */
   emits?: Record<string, string | null>;
   /** Shared registry, transport and schemas. Default: built from `env` and owned (closed) by this service. */
