@@ -260,6 +260,12 @@ export class RpcServer implements Server, ConsumerSpec {
     let body: Buffer;
     try {
       const result = await def.handler(req);
+      // A result that is ready only after the deadline must not pass for success: the
+      // caller has given up (or is about to), and a handler that resolved on its aborted
+      // signal has not really done the work.
+      if (req.deadline !== undefined && Date.now() >= req.deadline) {
+        throw new DeadlineExceededError(`${this.service}.${req.method} missed its deadline`);
+      }
       if (def.validateResponse) {
         try {
           def.validateResponse(result);

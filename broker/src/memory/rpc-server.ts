@@ -171,6 +171,10 @@ export class RpcServer implements Server, QueueConsumer<RpcRequest> {
     } catch (err) {
       return fail(this.fromHandler(err, request));
     }
+    // Same rule as on RabbitMQ: a result ready only after the deadline is not a success.
+    if (request.deadline !== undefined && Date.now() >= request.deadline) {
+      return fail(new DeadlineExceededError(`${this.service}.${request.method} missed its deadline`));
+    }
     const body = this.checkAndEncode(def, result, request);
     if (isSwitchyardError(body)) return fail(body);
     reply({ status: 'ok', body, contentType: this.codecOf(request).contentType });
