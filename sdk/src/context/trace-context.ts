@@ -43,7 +43,9 @@ export function formatTraceparent(trace: TraceContext): string {
 
 /** A new trace with a new root span. */
 export function startTrace(): TraceContext {
-  return { traceId: randomHex(16), spanId: randomHex(8), parentSpanId: undefined, flags: DEFAULT_FLAGS };
+  // One draw for both ids: 24 random bytes, the first 16 the trace id, the last 8 the span id.
+  const ids = randomHex(24);
+  return { traceId: ids.slice(0, 32), spanId: ids.slice(32), parentSpanId: undefined, flags: DEFAULT_FLAGS };
 }
 
 /** Continue the trace of an incoming `traceparent` with a new span, or start one when it is absent or invalid. */

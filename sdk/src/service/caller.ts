@@ -54,31 +54,40 @@ export class Caller {
     this.closed = true;
   }
 
-  async call(
+  /** Never throws: every failure, validation included, is a rejection. */
+  call(
     target: string,
     payload: unknown,
     options: ServiceCallOptions | undefined,
     parent: ParentContext | undefined,
   ): Promise<unknown> {
-    if (this.closed) throw new ClosedError(`service "${this.deps.service}" is closed`);
-    const t = this.targets.parse(target);
-    const o = options ?? NO_OPTIONS;
-    const timeoutMs = o.timeoutMs ?? this.deps.defaults.timeoutMs;
-    if (!(timeoutMs > 0))
-      throw new InvalidArgumentError(`timeoutMs must be a positive number, got ${String(timeoutMs)}`);
-    const deadline = callDeadline(Date.now(), timeoutMs, o.deadline, parent?.deadline);
-    const call = new OutgoingCall(this, t, payload, deadline, this.headers(o, parent), o);
-    const metrics = this.deps.metrics;
-    if (!metrics) return this.run(call);
+    let call: OutgoingCall;
+    try {
+      if (this.closed) throw new ClosedError(`service "${this.deps.service}" is closed`);
+      const t = this.targets.parse(target);
+      const o = options ?? NO_OPTIONS;
+      const timeoutMs = o.timeoutMs ?? this.deps.defaults.timeoutMs;
+      if (!(timeoutMs > 0))
+        throw new InvalidArgumentError(`timeoutMs must be a positive number, got ${String(timeoutMs)}`);
+      const deadline = callDeadline(Date.now(), timeoutMs, o.deadline, parent?.deadline);
+      call = new OutgoingCall(this, t, payload, deadline, this.headers(o, parent), o);
+    } catch (err) {
+      return Promise.reject(err);
+    }
+    return this.deps.metrics ? this.measured(call, this.deps.metrics) : this.run(call);
+  }
+
+  private async measured(call: OutgoingCall, metrics: ServiceMetrics): Promise<unknown> {
+    const { service, method } = call.target;
     const started = performance.now();
     try {
       const result = await this.run(call);
-      metrics.called(t.service, t.method, OK, (performance.now() - started) / 1000);
+      metrics.called(service, method, OK, (performance.now() - started) / 1000);
       return result;
     } catch (err) {
       metrics.called(
-        t.service,
-        t.method,
+        service,
+        method,
         isSwitchyardError(err) ? err.code : 'INTERNAL',
         (performance.now() - started) / 1000,
       );
