@@ -4,6 +4,7 @@
  * a missed target is reported, not an error (benchmarks are evidence, not tests).
  */
 import { runEvents } from './events.js';
+import { runGateway } from './gateway.js';
 import { writeResults } from './lib/results.js';
 import type { SuiteReport } from './lib/suite.js';
 import { runRpc } from './rpc.js';
@@ -11,6 +12,7 @@ import { runRpc } from './rpc.js';
 const SUITES: Record<string, () => Promise<SuiteReport>> = {
   rpc: runRpc,
   events: runEvents,
+  gateway: runGateway,
 };
 
 const asked = process.argv.slice(2).filter((a) => a !== '--');

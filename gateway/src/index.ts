@@ -88,3 +88,24 @@ export type {
 } from './routing/route-types.js';
 export { BALANCERS, DEFAULT_BALANCER, DEFAULT_ROUTE_PRIORITY, HTTP_METHODS } from './routing/route-types.js';
 export type { UpstreamPlan } from './routing/upstream-path.js';
+
+// Server: the HTTP edge (createGateway), its options, endpoints and edge errors
+export type { AuthSettingSource } from './config/auth-settings.js';
+export type { Env } from './config/gateway-env.js';
+export { GATEWAY_ENV } from './config/gateway-env.js';
+export type {
+  GatewayOptions,
+  GatewayRateLimitOptions,
+  GatewayUpstreamOptions,
+  ResolvedGatewayOptions,
+} from './config/gateway-options.js';
+export { GATEWAY_DEFAULTS, resolveGatewayOptions } from './config/gateway-options.js';
+export type { GatewayTlsOptions, ResolvedTls } from './config/tls-options.js';
+export type { EdgeReason } from './server/edge-errors.js';
+export { edgeErrorResponse, writeEdgeError } from './server/edge-errors.js';
+export type { Gateway, GatewayAddress } from './server/gateway.js';
+export { createGateway } from './server/gateway.js';
+export type { MetricsSource } from './server/ops-app.js';
+export { HEALTH_PATH, READY_PATH, RESERVED_PREFIX } from './server/ops-app.js';
+export type { GatewayPhase, ReadinessCheck, ReadinessReport } from './server/readiness.js';
+export { REQUEST_ID_HEADER } from './server/request-id.js';

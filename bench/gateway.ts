@@ -1,0 +1,330 @@
+/**
+ * `npm run bench -- gateway`: HTTP proxying throughput, keep-alive, loopback.
+ *
+ * Every server and the load generator run in processes of their own (this file, started
+ * with BENCH_GATEWAY_ROLE): an upstream answering a 100-byte body, and in front of it
+ *
+ * - direct: no proxy (the ceiling);
+ * - bare-http-proxy: `http-proxy` on a raw node server with a keep-alive agent (the baseline);
+ * - gateway: Switchyard's gateway with a dev JWT (HS256) verified on every request, a
+ *   rate limit keyed by subject, and the upstream discovered through the registry;
+ * - express-hpm: express 5 + http-proxy-middleware with a keep-alive agent (what keeping
+ *   express off the hot path avoids).
+ *
+ * The load generator keeps 64 requests in flight on a keep-alive agent for a fixed time.
+ * Rounds alternate the variants; each variant's figure is its best round. `ratio.gateway`
+ * is gateway req/s over bare-http-proxy req/s (target >= 0.8).
+ */
+import { type ChildProcess, spawn } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { Agent, createServer, request } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { createInterface } from 'node:readline';
+import { fileURLToPath } from 'node:url';
+import { type LatencySummary, median, pairedMedianRatio, ratio, summarizeLatencies } from './lib/stats.js';
+import type { SuiteReport } from './lib/suite.js';
+import { printTable } from './lib/table.js';
+
+const ROLE_ENV = 'BENCH_GATEWAY_ROLE';
+const SELF = fileURLToPath(import.meta.url);
+const VARIANTS = ['direct', 'bare-http-proxy', 'gateway', 'express-hpm'] as const;
+type Variant = (typeof VARIANTS)[number];
+
+const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 3);
+const DURATION_MS = Number(process.env.BENCH_GATEWAY_DURATION_MS ?? 4_000);
+const WARMUP_MS = Number(process.env.BENCH_GATEWAY_WARMUP_MS ?? 1_000);
+const CONCURRENCY = Number(process.env.BENCH_GATEWAY_CONCURRENCY ?? 64);
+const BODY = JSON.stringify({ ok: true, service: 'bench-upstream', padding: 'x'.repeat(49) });
+
+interface LoadResult {
+  requests: number;
+  errors: number;
+  non200: number;
+  elapsedMs: number;
+  perSecond: number;
+  latency: LatencySummary;
+}
+
+// ---------------------------------------------------------------------------------
+// Roles (child processes)
+
+async function upstreamRole(): Promise<void> {
+  const body = Buffer.from(BODY);
+  const server = createServer((_req, res) => {
+    res.writeHead(200, { 'content-type': 'application/json', 'content-length': body.length });
+    res.end(body);
+  });
+  server.keepAliveTimeout = 60_000;
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  ready((server.address() as AddressInfo).port);
+}
+
+async function bareProxyRole(target: string): Promise<void> {
+  const { default: httpProxy } = await import('http-proxy');
+  const agent = new Agent({ keepAlive: true, maxSockets: 256 });
+  const proxy = httpProxy.createProxyServer({ target, agent });
+  proxy.on('error', (_err, _req, res) => {
+    if ('writeHead' in res && !res.headersSent) res.writeHead(502).end();
+  });
+  const server = createServer((req, res) => proxy.web(req, res));
+  server.keepAliveTimeout = 60_000;
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  ready((server.address() as AddressInfo).port);
+}
+
+async function expressRole(target: string): Promise<void> {
+  const { default: express } = await import('express');
+  const { createProxyMiddleware } = await import('http-proxy-middleware');
+  const app = express();
+  app.use(
+    createProxyMiddleware({ target, changeOrigin: false, agent: new Agent({ keepAlive: true, maxSockets: 256 }) }),
+  );
+  const server = createServer(app);
+  server.keepAliveTimeout = 60_000;
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  ready((server.address() as AddressInfo).port);
+}
+
+async function gatewayRole(target: string): Promise<void> {
+  const { createGateway, devJwtVerifierOptions, MemoryRouteSource } = await import('@switchyard/gateway');
+  const { createInfrastructure } = await import('@switchyard/sdk');
+  const { pino } = await import('pino');
+  const logger = pino({ level: 'silent' });
+  const infra = await createInfrastructure({ env: { SWITCHYARD_SCHEMAS: 'none' }, logger });
+  // Registry-discovered: the route names a service; its instance is found in the registry view.
+  await infra.registry.register({ service: 'bench-upstream', version: '1.0.0', address: { http: target } });
+  const routes = new MemoryRouteSource([
+    {
+      id: 'bench',
+      match: { path: '/bench/*', methods: ['GET'] },
+      target: { type: 'http', service: 'bench-upstream', stripPrefix: '/bench' },
+      auth: { mode: 'required', scopes: ['bench'] },
+      rateLimit: { points: 1_000_000_000, durationSeconds: 60, key: 'subject' },
+    },
+  ]);
+  const gateway = createGateway({
+    env: {},
+    infra,
+    routes,
+    logger,
+    host: '127.0.0.1',
+    port: 0,
+    adminPort: false,
+    auth: { jwt: devJwtVerifierOptions(process.env) },
+  });
+  await gateway.start();
+  ready(gateway.address()!.port);
+}
+
+async function loadRole(): Promise<void> {
+  const url = new URL(process.env.BENCH_URL!);
+  const headers = JSON.parse(process.env.BENCH_HEADERS ?? '{}') as Record<string, string>;
+  const agent = new Agent({ keepAlive: true, maxSockets: CONCURRENCY });
+  const options = { agent, host: url.hostname, port: Number(url.port), path: url.pathname, headers };
+  const one = (): Promise<number> =>
+    new Promise((resolve) => {
+      const req = request(options, (res) => {
+        res.on('data', noop);
+        res.on('end', () => resolve(res.statusCode ?? 0));
+        res.on('error', () => resolve(-1));
+      });
+      req.on('error', () => resolve(-1));
+      req.end();
+    });
+  const run = async (ms: number, samples: number[] | undefined) => {
+    let requests = 0;
+    let errors = 0;
+    let non200 = 0;
+    const end = performance.now() + ms;
+    const worker = async () => {
+      while (performance.now() < end) {
+        const t0 = performance.now();
+        const status = await one();
+        if (samples) samples.push(performance.now() - t0);
+        requests++;
+        if (status < 0) errors++;
+        else if (status !== 200) non200++;
+      }
+    };
+    const t0 = performance.now();
+    await Promise.all(Array.from({ length: CONCURRENCY }, worker));
+    return { requests, errors, non200, elapsedMs: performance.now() - t0 };
+  };
+  await run(WARMUP_MS, undefined);
+  const samples: number[] = [];
+  const r = await run(DURATION_MS, samples);
+  const result: LoadResult = {
+    ...r,
+    perSecond: (r.requests * 1000) / r.elapsedMs,
+    latency: summarizeLatencies(samples),
+  };
+  process.stdout.write(`RESULT ${JSON.stringify(result)}\n`);
+  agent.destroy();
+}
+
+function noop(): void {}
+
+function ready(port: number): void {
+  process.stdout.write(`READY ${port}\n`);
+  process.once('SIGTERM', () => process.exit(0));
+}
+
+// ---------------------------------------------------------------------------------
+// The suite (bench process)
+
+interface Child {
+  proc: ChildProcess;
+  /** First value the child printed after `READY` or `RESULT`. */
+  line: Promise<string>;
+}
+
+function child(role: string, env: Record<string, string>): Child {
+  const proc = spawn(process.execPath, ['--conditions=source', '--import', 'tsx', SELF], {
+    env: { ...process.env, ...env, [ROLE_ENV]: role },
+    stdio: ['ignore', 'pipe', 'inherit'],
+  });
+  const line = new Promise<string>((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error(`${role}: no answer within 60 s`)), 60_000);
+    createInterface({ input: proc.stdout! }).on('line', (l) => {
+      const m = /^(READY|RESULT) (.*)$/.exec(l);
+      if (m) {
+        clearTimeout(timer);
+        resolve(m[2]!);
+      } else console.log(`[${role}] ${l}`);
+    });
+    proc.once('exit', (code) => {
+      clearTimeout(timer);
+      reject(new Error(`${role} exited (code ${code}) before answering`));
+    });
+  });
+  line.catch(() => {});
+  return { proc, line };
+}
+
+async function stop(c: Child): Promise<void> {
+  if (c.proc.exitCode !== null || c.proc.signalCode !== null) return;
+  const exited = new Promise((r) => c.proc.once('exit', r));
+  c.proc.kill('SIGTERM');
+  const t = setTimeout(() => c.proc.kill('SIGKILL'), 5_000);
+  await exited;
+  clearTimeout(t);
+}
+
+async function load(url: string, headers: Record<string, string>): Promise<LoadResult> {
+  const c = child('load', { BENCH_URL: url, BENCH_HEADERS: JSON.stringify(headers) });
+  try {
+    return JSON.parse(await c.line) as LoadResult;
+  } finally {
+    await stop(c);
+  }
+}
+
+export async function runGateway(): Promise<SuiteReport> {
+  // A shared dev secret, so the bench process can sign tokens the gateway process accepts.
+  const secret = randomBytes(32).toString('hex');
+  process.env.SWITCHYARD_DEV_JWT_SECRET = secret;
+  const { signDevToken } = await import('@switchyard/gateway');
+  const token = await signDevToken({ sub: 'bench-user', scopes: ['bench'], ttl: 3600 });
+
+  const children: Child[] = [];
+  try {
+    const upstream = child('upstream', {});
+    children.push(upstream);
+    const target = `http://127.0.0.1:${await upstream.line}`;
+    const servers: Record<Variant, { url: string; headers: Record<string, string> }> = {
+      direct: { url: `${target}/item`, headers: {} },
+      'bare-http-proxy': { url: '', headers: {} },
+      gateway: { url: '', headers: { authorization: `Bearer ${token}` } },
+      'express-hpm': { url: '', headers: {} },
+    };
+    for (const [variant, role, path] of [
+      ['bare-http-proxy', 'bare-proxy', '/item'],
+      ['gateway', 'gateway', '/bench/item'],
+      ['express-hpm', 'express', '/item'],
+    ] as const) {
+      const c = child(role, { BENCH_TARGET: target, SWITCHYARD_DEV_JWT_SECRET: secret });
+      children.push(c);
+      servers[variant].url = `http://127.0.0.1:${await c.line}${path}`;
+    }
+
+    const rounds: Record<Variant, LoadResult[]> = { direct: [], 'bare-http-proxy': [], gateway: [], 'express-hpm': [] };
+    for (let round = 1; round <= ROUNDS; round++) {
+      for (const v of VARIANTS) {
+        const r = await load(servers[v].url, servers[v].headers);
+        if (r.errors > 0 || r.non200 > 0) {
+          throw new Error(`${v}: ${r.errors} errors and ${r.non200} non-200 answers in round ${round}`);
+        }
+        rounds[v].push(r);
+        console.log(
+          `round ${round} ${v.padEnd(16)} ${Math.round(r.perSecond)} req/s  p50 ${r.latency.p50.toFixed(2)} ms`,
+        );
+      }
+    }
+
+    const best = (v: Variant) => rounds[v].reduce((a, b) => (b.perSecond > a.perSecond ? b : a));
+    const figures: Record<string, unknown> = {};
+    for (const v of VARIANTS) {
+      const b = best(v);
+      figures[v] = {
+        req_per_s: Math.round(b.perSecond),
+        p50_ms: round3(b.latency.p50),
+        p99_ms: round3(b.latency.p99),
+        rounds_req_per_s: rounds[v].map((r) => Math.round(r.perSecond)),
+        median_req_per_s: Math.round(median(rounds[v].map((r) => r.perSecond))),
+      };
+    }
+    const base = best('bare-http-proxy').perSecond;
+    const ratios = {
+      direct: ratio(best('direct').perSecond, base),
+      gateway: ratio(best('gateway').perSecond, base),
+      'express-hpm': ratio(best('express-hpm').perSecond, base),
+      gateway_paired_median: pairedMedianRatio(rounds['bare-http-proxy'], rounds.gateway, (r) => r.perSecond),
+    };
+    printTable(
+      `gateway: req/s at concurrency ${CONCURRENCY}, keep-alive, best of ${ROUNDS} rounds of ${DURATION_MS} ms`,
+      ['variant', 'req/s', 'p50 ms', 'p99 ms', 'vs bare http-proxy'],
+      VARIANTS.map((v) => {
+        const b = best(v);
+        return [v, b.perSecond, b.latency.p50, b.latency.p99, ratio(b.perSecond, base)];
+      }),
+    );
+    console.log(`\npaired median ratio gateway / bare-http-proxy (noise check): ${ratios.gateway_paired_median}`);
+    return {
+      method: `${ROUNDS} rounds alternating the variants; each round: ${WARMUP_MS} ms warm-up then ${DURATION_MS} ms with ${CONCURRENCY} requests in flight on a keep-alive agent, load generator in its own process; best round per variant`,
+      params: {
+        rounds: ROUNDS,
+        durationMs: DURATION_MS,
+        warmupMs: WARMUP_MS,
+        concurrency: CONCURRENCY,
+        bodyBytes: BODY.length,
+      },
+      figures,
+      ratio: ratios,
+      targets: { gateway: '>= 0.8 (gateway req/s / bare http-proxy req/s)' },
+      met: ratios.gateway >= 0.8,
+    };
+  } finally {
+    await Promise.all(children.map(stop));
+  }
+}
+
+function round3(x: number): number {
+  return Math.round(x * 1000) / 1000;
+}
+
+// Child process entry.
+const role = process.env[ROLE_ENV];
+if (role !== undefined) {
+  const target = process.env.BENCH_TARGET ?? '';
+  const roles: Record<string, () => Promise<void>> = {
+    upstream: upstreamRole,
+    'bare-proxy': () => bareProxyRole(target),
+    express: () => expressRole(target),
+    gateway: () => gatewayRole(target),
+    load: loadRole,
+  };
+  roles[role]!().catch((err: unknown) => {
+    console.error(err);
+    process.exit(1);
+  });
+}

@@ -1,0 +1,40 @@
+import type { IncomingMessage } from 'node:http';
+
+/**
+ * Request framing checks on top of node's parser (llhttp), which already refuses
+ * Content-Length together with Transfer-Encoding, duplicate or malformed Content-Length,
+ * obs-fold, spaces before the colon, bare LF and bad chunk sizes (raw-socket tests in
+ * tests/integration/gateway-smuggling.test.ts prove each one). What it lets through, and
+ * what an upstream parser might read differently, is refused here:
+ *
+ * - Transfer-Encoding other than exactly `chunked` (`identity, chunked`, `gzip, chunked`):
+ *   the gateway forwards bodies de-chunked, and an upstream could frame them otherwise;
+ * - Transfer-Encoding on an HTTP/1.0 request (RFC 9112 §6.1: the framing is faulty);
+ * - more than one Host header (RFC 9112 §3.2: 400).
+ *
+ * Returns what is wrong, or undefined. Costs one pass over `rawHeaders` comparing name
+ * lengths: no allocation.
+ */
+export function framingProblem(req: IncomingMessage): string | undefined {
+  const te = req.headers['transfer-encoding'];
+  if (te !== undefined) {
+    if (req.httpVersionMinor === 0 && req.httpVersionMajor === 1) {
+      return 'Transfer-Encoding is not allowed in HTTP/1.0';
+    }
+    if (te.trim().toLowerCase() !== 'chunked') return 'Transfer-Encoding must be exactly "chunked"';
+  }
+  const raw = req.rawHeaders;
+  let hosts = 0;
+  for (let i = 0; i < raw.length; i += 2) {
+    const name = raw[i]!;
+    if (name.length === 4 && name.toLowerCase() === 'host' && ++hosts > 1) return 'more than one Host header';
+  }
+  return undefined;
+}
+
+/** The request has a body to read: a declared length above zero, or chunked. */
+export function hasBody(req: IncomingMessage): boolean {
+  const cl = req.headers['content-length'];
+  if (cl !== undefined) return cl !== '0';
+  return req.headers['transfer-encoding'] !== undefined;
+}

@@ -1,0 +1,375 @@
+import cluster from 'node:cluster';
+import { createServer as createHttpServer, type Server as HttpServer } from 'node:http';
+import { createServer as createHttpsServer } from 'node:https';
+import type { AddressInfo } from 'node:net';
+import type { Duplex } from 'node:stream';
+import { ClosedError } from '@switchyard/broker';
+import { createInfrastructure, type Infrastructure, type RegistryView } from '@switchyard/sdk';
+import { type Logger, pino } from 'pino';
+import { AuthGuard } from '../auth/auth-guard.js';
+import { type GatewayOptions, type ResolvedGatewayOptions, resolveGatewayOptions } from '../config/gateway-options.js';
+import { GatewayMetrics } from '../metrics/gateway-metrics.js';
+import type { ClientIpResolver } from '../ratelimit/client-ip.js';
+import { ClusterRateLimitStore } from '../ratelimit/cluster-store.js';
+import { RateLimiter } from '../ratelimit/rate-limiter.js';
+import type { RateLimitStore } from '../ratelimit/store.js';
+import { REDIS_URL_ENV, rateLimitStoreFromEnv } from '../ratelimit/store-from-env.js';
+import { EtcdRouteSource } from '../routing/etcd-route-source.js';
+import { FileRouteSource } from '../routing/file-route-source.js';
+import type { RouteSource } from '../routing/route-source.js';
+import { RouteStore } from '../routing/route-store.js';
+import { UpstreamPool } from '../upstream/index.js';
+import { clientErrorListener } from './client-error.js';
+import { ClusterGateway, installWorkerHooks, reportWorkerListening } from './cluster-gateway.js';
+import { InFlight } from './in-flight.js';
+import { createOpsApp } from './ops-app.js';
+import { type GatewayPhase, type ReadinessReport, readiness } from './readiness.js';
+import { RequestPipeline } from './request-pipeline.js';
+import { RouteRuntimes } from './route-runtimes.js';
+import { RpcBridge } from './rpc-bridge.js';
+
+/** Where a listener is bound. */
+export interface GatewayAddress {
+  /** The bound address (`0.0.0.0`, `127.0.0.1`, `::`). */
+  readonly address: string;
+  readonly port: number;
+  /** A URL to reach it from this machine (`http://127.0.0.1:8080` for a wildcard bind). */
+  readonly url: string;
+}
+
+/** A running gateway: `start()` it, `close()` it (graceful: drains requests in flight). */
+export interface Gateway {
+  /** Bind the listeners and begin serving. Idempotent; rejects (and cleans up) when something cannot start. */
+  start(): Promise<void>;
+  /** Stop accepting, drain requests in flight (bounded by `shutdownTimeoutMs`), release everything. Idempotent. */
+  close(): Promise<void>;
+  /** The public listener, once started. */
+  address(): GatewayAddress | undefined;
+  /** The admin listener (`/metrics`, `/healthz`, `/readyz`, `/_switchyard/routes`), once started, if any. */
+  adminAddress(): GatewayAddress | undefined;
+  /** What `/readyz` says now. */
+  readiness(): ReadinessReport;
+  /** The gateway's logger (pino). */
+  readonly logger: Logger;
+}
+
+/**
+ * Build a gateway from options and the environment (see `GatewayOptions`). Throws
+ * INVALID_OPTIONS naming a bad option or variable at once; nothing is started until
+ * `start()`. With `workers` > 1, the process that calls it becomes the cluster primary
+ * (admin listener, aggregated metrics, worker supervision) and every worker it forks —
+ * running the same script — gets a serving gateway from the same call.
+ */
+export function createGateway(options: GatewayOptions = {}): Gateway {
+  const resolved = resolveGatewayOptions(options);
+  if (resolved.workers > 1 && cluster.isPrimary) return new ClusterGateway(resolved, gatewayLogger(resolved));
+  return new HttpGateway(resolved);
+}
+
+/** Parts that exist only while the gateway runs. */
+interface Running {
+  infra: Infrastructure;
+  ownsInfra: boolean;
+  view: RegistryView;
+  store: RouteStore;
+  routeSource: string;
+  pool: UpstreamPool;
+  pipeline: RequestPipeline;
+  server: HttpServer;
+  admin: HttpServer | undefined;
+  unsubscribe: () => void;
+}
+
+/** A gateway in this process: one public listener, an optional admin listener. */
+class HttpGateway implements Gateway {
+  readonly logger: Logger;
+  readonly #o: ResolvedGatewayOptions;
+  readonly #metrics: GatewayMetrics;
+  readonly #guard: AuthGuard;
+  readonly #rateLimiter: RateLimiter;
+  readonly #clientIp: ClientIpResolver;
+  readonly #inFlight = new InFlight();
+  readonly #upgraded = new Set<Duplex>();
+  #phase: GatewayPhase = 'starting';
+  #running: Running | undefined;
+  #starting: Promise<void> | undefined;
+  #closing: Promise<void> | undefined;
+
+  constructor(o: ResolvedGatewayOptions) {
+    this.#o = o;
+    this.logger = gatewayLogger(o);
+    this.#metrics = new GatewayMetrics({ processMetrics: true, ...o.metrics });
+    this.#guard = o.auth.guard instanceof AuthGuard ? o.auth.guard : new AuthGuard(o.auth.guard);
+    this.#rateLimiter = new RateLimiter({
+      ...o.rateLimit,
+      store: o.rateLimit.store ?? defaultRateLimitStore(o),
+      trustProxy: o.trustProxy,
+      metrics: this.#metrics,
+      logger: this.logger.child({ component: 'ratelimit' }),
+    });
+    this.#clientIp = this.#rateLimiter.clientIp;
+  }
+
+  start(): Promise<void> {
+    if (this.#closing) return Promise.reject(new ClosedError('gateway is closed'));
+    this.#starting ??= this.#start().catch(async (err: unknown) => {
+      this.logger.error({ err }, 'gateway: start failed; closing what was started');
+      await this.close();
+      throw err;
+    });
+    return this.#starting;
+  }
+
+  async #start(): Promise<void> {
+    const o = this.#o;
+    const log = this.logger;
+    if (o.auth.source === 'dev') {
+      log.warn(
+        'gateway: accepting DEVELOPMENT tokens (HS256 shared secret); set SWITCHYARD_JWKS_URL for real identity providers',
+      );
+    } else if (o.auth.source === 'none') {
+      log.warn(
+        'gateway: no JWKS, dev secret or API keys configured: routes that require authentication cannot be served',
+      );
+    }
+    const ownsInfra = o.infra === undefined;
+    const infra = o.infra ?? (await createInfrastructure({ env: o.env, logger: log.child({ component: 'infra' }) }));
+    const partial: Partial<Running> = { infra, ownsInfra };
+    this.#running = partial as Running;
+
+    await this.#guard.start();
+    await this.#rateLimiter.start();
+    const view = infra.registry.view();
+    partial.view = view;
+    await waitBounded(view.ready, 5_000);
+
+    const source = o.routes ?? this.#routeSource(infra);
+    const store = new RouteStore({ source, logger: log.child({ component: 'routes' }) });
+    partial.store = store;
+    partial.routeSource = source.kind;
+    const runtimes = new RouteRuntimes({
+      guard: this.#guard,
+      defaultAuth: o.defaultAuth,
+      rateLimiter: this.#rateLimiter,
+      metrics: this.#metrics,
+      schemas: infra.schemas,
+      logger: log,
+      maxBodyBytes: o.maxBodyBytes,
+      timeoutMs: o.timeoutMs,
+    });
+    partial.unsubscribe = store.subscribe((event) => {
+      if (event.type === 'updated') runtimes.update(event.table);
+    });
+    await store.start();
+    runtimes.update(store.table);
+
+    const pool = new UpstreamPool({
+      defaultTimeoutMs: o.timeoutMs,
+      drainTimeoutMs: o.shutdownTimeoutMs,
+      ...o.upstream,
+      view,
+      metrics: this.#metrics,
+      logger: log.child({ component: 'upstream' }),
+    });
+    partial.pool = pool;
+    await pool.start();
+
+    const publicOps = createOpsApp({ readiness: () => this.readiness() });
+    const pipeline = new RequestPipeline({
+      store,
+      runtimes,
+      guard: this.#guard,
+      rateLimiter: this.#rateLimiter,
+      clientIp: this.#clientIp,
+      forwarder: pool,
+      rpc: new RpcBridge(infra.transport, this.#metrics),
+      schemas: infra.schemas,
+      metrics: this.#metrics,
+      logger: log,
+      inFlight: this.#inFlight,
+      ops: (req, res) => publicOps(req, res),
+    });
+    partial.pipeline = pipeline;
+
+    const server = this.#createServer(pipeline);
+    partial.server = server;
+    await listen(server, o.port, o.host);
+    if (o.adminPort !== false && !cluster.isWorker) {
+      const adminApp = createOpsApp({
+        readiness: () => this.readiness(),
+        metrics: this.#metrics,
+        store: o.exposeRoutes ? store : undefined,
+      });
+      const admin = createHttpServer(adminApp);
+      partial.admin = admin;
+      await listen(admin, o.adminPort, o.adminHost);
+    }
+    this.#phase = 'running';
+    const addr = this.address()!;
+    if (cluster.isWorker) {
+      installWorkerHooks(this, this.#metrics);
+      reportWorkerListening(addr.port);
+    }
+    log.info(
+      {
+        url: addr.url,
+        admin: this.adminAddress()?.url,
+        routes: store.table.size,
+        routeSource: source.kind,
+        mode: infra.mode,
+        tls: o.tls !== undefined,
+      },
+      'gateway: listening',
+    );
+  }
+
+  #routeSource(infra: Infrastructure): RouteSource {
+    const o = this.#o;
+    const logger = this.logger.child({ component: 'routes' });
+    const endpoints = infra.config.etcdEndpoints;
+    if (endpoints.length > 0)
+      return new EtcdRouteSource({ endpoints: [...endpoints], namespace: infra.namespace, logger });
+    return new FileRouteSource({ path: o.routesFile, logger });
+  }
+
+  #createServer(pipeline: RequestPipeline): HttpServer {
+    const o = this.#o;
+    const serverOptions = {
+      maxHeaderSize: o.maxHeaderBytes,
+      keepAliveTimeout: o.keepAliveTimeoutMs,
+      headersTimeout: o.headersTimeoutMs,
+      requestTimeout: o.requestTimeoutMs,
+      // The gateway checks Host itself (more than one is refused); node refuses a missing one.
+      requireHostHeader: true,
+    };
+    const server: HttpServer =
+      o.tls === undefined
+        ? createHttpServer(serverOptions, pipeline.handle)
+        : (createHttpsServer(
+            {
+              ...serverOptions,
+              cert: o.tls.cert,
+              key: o.tls.key,
+              ...(o.tls.ca ? { ca: o.tls.ca } : {}),
+              ...(o.tls.passphrase ? { passphrase: o.tls.passphrase } : {}),
+            },
+            pipeline.handle,
+          ) as unknown as HttpServer);
+    server.on('clientError', clientErrorListener(this.#metrics, o.maxHeaderBytes));
+    server.on('upgrade', (req, socket: Duplex, head: Buffer) => {
+      this.#upgraded.add(socket);
+      socket.once('close', () => this.#upgraded.delete(socket));
+      pipeline.upgrade(req, socket, head);
+    });
+    return server;
+  }
+
+  close(): Promise<void> {
+    this.#closing ??= this.#close();
+    return this.#closing;
+  }
+
+  async #close(): Promise<void> {
+    const r = this.#running;
+    const o = this.#o;
+    const log = this.logger;
+    await this.#starting?.catch(() => {});
+    this.#phase = 'draining';
+    if (r?.pipeline) r.pipeline.draining = true;
+    if (r?.server?.listening) {
+      // Stop accepting; connections with nothing in flight go at once.
+      const closed = new Promise<void>((resolve) => r.server.close(() => resolve()));
+      r.server.closeIdleConnections();
+      const inFlight = this.#inFlight.count;
+      if (inFlight > 0) log.info({ inFlight, timeoutMs: o.shutdownTimeoutMs }, 'gateway: draining requests in flight');
+      const drained = await this.#inFlight.idle(o.shutdownTimeoutMs);
+      if (!drained) {
+        log.warn({ cutOff: this.#inFlight.count }, 'gateway: shutdown timeout reached; cutting off requests in flight');
+      }
+      r.server.closeAllConnections();
+      for (const socket of this.#upgraded) socket.destroy();
+      await closed;
+    }
+    await closeQuietly(log, 'upstream pool', () => r?.pool?.close());
+    r?.unsubscribe?.();
+    await closeQuietly(log, 'route store', () => r?.store?.close());
+    await closeQuietly(log, 'rate limiter', () => this.#rateLimiter.close());
+    await closeQuietly(log, 'auth', () => this.#guard.close());
+    if (r?.admin?.listening) {
+      r.admin.closeAllConnections();
+      await new Promise<void>((resolve) => r.admin!.close(() => resolve()));
+    }
+    if (r?.ownsInfra) await closeQuietly(log, 'infrastructure', () => r.infra.close());
+    this.#metrics.close();
+    this.#phase = 'closed';
+    log.info('gateway: closed');
+  }
+
+  address(): GatewayAddress | undefined {
+    return addressOf(this.#running?.server, this.#o.tls === undefined ? 'http' : 'https');
+  }
+
+  adminAddress(): GatewayAddress | undefined {
+    return addressOf(this.#running?.admin, 'http');
+  }
+
+  readiness(): ReadinessReport {
+    const r = this.#running;
+    if (!r?.store || !r.view) {
+      return {
+        ready: false,
+        checks: {
+          routes: { ready: false },
+          registry: { ready: false },
+          transport: { ready: false },
+          gateway: { ready: false, phase: this.#phase },
+        },
+      };
+    }
+    return readiness(this.#phase, r.store, r.routeSource, r.view, r.infra.transport);
+  }
+}
+
+/** The gateway's own pino logger, unless one was given: an application owns its logger. */
+export function gatewayLogger(o: ResolvedGatewayOptions): Logger {
+  return (o.logger ?? pino({ level: o.logLevel })).child({ component: 'gateway' });
+}
+
+/** Redis when SWITCHYARD_REDIS is set; in a cluster worker the primary's counters; else memory. */
+function defaultRateLimitStore(o: ResolvedGatewayOptions): RateLimitStore {
+  if (cluster.isWorker && !o.env[REDIS_URL_ENV]?.trim()) return new ClusterRateLimitStore();
+  return rateLimitStoreFromEnv(o.env);
+}
+
+function listen(server: HttpServer, port: number, host: string): Promise<void> {
+  return new Promise((resolve, reject) => {
+    const onError = (err: Error) => reject(err);
+    server.once('error', onError);
+    server.listen(port, host, () => {
+      server.off('error', onError);
+      resolve();
+    });
+  });
+}
+
+function addressOf(server: HttpServer | undefined, scheme: 'http' | 'https'): GatewayAddress | undefined {
+  const a = server?.address() as AddressInfo | string | null | undefined;
+  if (!a || typeof a === 'string') return undefined;
+  const host =
+    a.address === '0.0.0.0' || a.address === '::' ? '127.0.0.1' : a.family === 'IPv6' ? `[${a.address}]` : a.address;
+  return { address: a.address, port: a.port, url: `${scheme}://${host}:${a.port}` };
+}
+
+async function waitBounded(p: Promise<unknown>, ms: number): Promise<void> {
+  let timer: NodeJS.Timeout | undefined;
+  await Promise.race([p.catch(() => {}), new Promise<void>((r) => (timer = setTimeout(r, ms)))]);
+  clearTimeout(timer);
+}
+
+async function closeQuietly(log: Logger, what: string, close: () => Promise<void> | void | undefined): Promise<void> {
+  try {
+    await close();
+  } catch (err) {
+    log.warn({ err }, `gateway: closing the ${what} failed`);
+  }
+}

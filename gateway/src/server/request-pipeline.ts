@@ -1,0 +1,313 @@
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { Duplex } from 'node:stream';
+import { isSwitchyardError, UnavailableError, validationError } from '@switchyard/broker';
+import type { SchemaRegistry } from '@switchyard/sdk';
+import type { Logger } from 'pino';
+import type { AuthGuard } from '../auth/auth-guard.js';
+import { ANONYMOUS, type Identity } from '../auth/identity.js';
+import type { GatewayMetrics } from '../metrics/gateway-metrics.js';
+import type { RejectReason } from '../metrics/labels.js';
+import type { ClientIpResolver } from '../ratelimit/client-ip.js';
+import type { RateLimiter } from '../ratelimit/rate-limiter.js';
+import { normalizePath, pathRejectedError } from '../routing/normalize-path.js';
+import type { RouteStore } from '../routing/route-store.js';
+import { parseJsonBody, readBody } from './body.js';
+import { endSocket } from './client-error.js';
+import {
+  badFraming,
+  bodyTooLarge,
+  methodNotAllowed,
+  rawErrorResponse,
+  routeNotFound,
+  writeEdgeError,
+} from './edge-errors.js';
+import type { Forwarder, ForwardRequest } from './forwarder.js';
+import { framingProblem } from './framing.js';
+import type { InFlight } from './in-flight.js';
+import { isReservedPath } from './ops-app.js';
+import { REQUEST_ID_HEADER, requestIdOf } from './request-id.js';
+import type { RouteRuntime, RouteRuntimes } from './route-runtimes.js';
+import type { RpcBridge } from './rpc-bridge.js';
+
+export interface RequestPipelineDeps {
+  store: RouteStore;
+  runtimes: RouteRuntimes;
+  guard: AuthGuard;
+  rateLimiter: RateLimiter;
+  clientIp: ClientIpResolver;
+  forwarder: Forwarder;
+  rpc: RpcBridge;
+  schemas: SchemaRegistry;
+  metrics: GatewayMetrics;
+  logger: Logger;
+  inFlight: InFlight;
+  /** The gateway's own endpoints (`/healthz`, `/readyz`) on the public listener. */
+  ops: (req: IncomingMessage, res: ServerResponse) => void;
+}
+
+/** Per-request state: one small object, found from the response in the `close` handler. */
+class Exchange {
+  routeId: string | undefined = undefined;
+  requestId = '';
+  /** The request reached its target: failures from here on are the upstream's, not refusals. */
+  atTarget = false;
+  /** A gateway endpoint: not counted in the route metrics. */
+  ops = false;
+  constructor(readonly start: number) {}
+}
+
+const EXCHANGE = Symbol('switchyard.exchange');
+type Tagged = ServerResponse & { [EXCHANGE]?: Exchange };
+
+/**
+ * Every proxied request goes through here, on node's own `http` server, in this order:
+ *
+ *  1. request id: the client's valid `x-request-id`, else a new one (request, response, upstream);
+ *  2. framing: ambiguous Transfer-Encoding / Host refused (node's parser refuses the rest);
+ *  3. path normalisation (400 on tricks), then the gateway's own endpoints;
+ *  4. route match: 404, or 405 with `Allow`;
+ *  5. declared body size against the route's limit: 413 before anything is read;
+ *  6. rate limit keyed by IP (before auth, so floods never cost a signature check);
+ *  7. auth: 401 with `WWW-Authenticate`, 403; identity headers set, spoofed ones stripped;
+ *  8. rate limit keyed by subject / API key; `RateLimit-*` headers from here on, 429;
+ *  9. body: read whole (up to the limit) when it must be validated or bridged, or is chunked;
+ *     JSON parsed and checked against the route's `requestSchema`: 400 with every violation;
+ * 10. target: `http` → the upstream pool (streams the body when it was not read), `rpc` →
+ *     the RPC bridge.
+ *
+ * Any failure is written once, as JSON, by `writeEdgeError`. The route table, per-route
+ * auth and limits are prepared when routes change; a request allocates its state object,
+ * the rate-limit identity and what the stages return, and no closures.
+ */
+export class RequestPipeline {
+  readonly #d: RequestPipelineDeps;
+  /** While draining, every response asks the client to close its connection. */
+  draining = false;
+  /** Bound once: node's `request` listener. */
+  readonly handle: (req: IncomingMessage, res: ServerResponse) => void;
+  /** Bound once: node's `upgrade` listener. */
+  readonly upgrade: (req: IncomingMessage, socket: Duplex, head: Buffer) => void;
+  readonly #onClose: (this: ServerResponse) => void;
+
+  constructor(deps: RequestPipelineDeps) {
+    this.#d = deps;
+    this.handle = (req, res) => {
+      const x = new Exchange(performance.now());
+      (res as Tagged)[EXCHANGE] = x;
+      deps.inFlight.enter();
+      res.on('close', this.#onClose);
+      void this.#run(req, res, x);
+    };
+    this.upgrade = (req, socket, head) => {
+      void this.#runUpgrade(req, socket, head);
+    };
+    const pipeline = this;
+    this.#onClose = function (this: ServerResponse) {
+      pipeline.#finish(this);
+    };
+  }
+
+  async #run(req: IncomingMessage, res: ServerResponse, x: Exchange): Promise<void> {
+    const d = this.#d;
+    try {
+      const requestId = requestIdOf(req.headers[REQUEST_ID_HEADER]);
+      x.requestId = requestId;
+      req.headers[REQUEST_ID_HEADER] = requestId;
+      res.setHeader(REQUEST_ID_HEADER, requestId);
+      if (this.draining) res.setHeader('connection', 'close');
+
+      const framing = framingProblem(req);
+      if (framing !== undefined) throw badFraming(framing);
+      const target = normalizePath(req.url ?? '');
+      if (!target.ok) throw pathRejectedError(target);
+      const path = target.path;
+      if (isReservedPath(path)) {
+        x.ops = true;
+        d.ops(req, res);
+        return;
+      }
+      const method = req.method ?? 'GET';
+      const hit = d.store.match(req.headers.host, method, path);
+      if (hit === undefined) throw routeNotFound();
+      if (hit.methodNotAllowed) throw methodNotAllowed(method, hit.allowed);
+      const route = hit.route;
+      x.routeId = route.id;
+      const rt = d.runtimes.get(route);
+      if (rt.broken !== undefined) throw rt.broken;
+      const declared = req.headers['content-length'];
+      if (declared !== undefined && Number(declared) > rt.maxBodyBytes) throw bodyTooLarge(rt.maxBodyBytes);
+
+      const clientIp = d.clientIp.fromRequest(req);
+      const identity = await this.#admit(req, res, rt, path, clientIp);
+
+      let body: Buffer | undefined;
+      // A chunked body announces no length: it is read (up to the limit) rather than streamed.
+      if (rt.readsBody || req.headers['transfer-encoding'] !== undefined) body = await readBody(req, rt.maxBodyBytes);
+      let payload: unknown;
+      if (rt.readsBody) {
+        payload = parseJsonBody(body!);
+        if (rt.requestSchema !== undefined) this.#validate(rt.requestSchema, payload);
+      }
+
+      x.atTarget = true;
+      if (rt.rpc) {
+        const t = route.target;
+        if (t.type !== 'rpc') return;
+        await d.rpc.call(req, res, route.id, t, payload, identity, requestId, rt.timeoutMs);
+        return;
+      }
+      const f: ForwardRequest = {
+        req,
+        res,
+        route,
+        upstreamPath: hit.upstreamPath,
+        query: target.query,
+        requestId,
+        clientIp,
+        body,
+      };
+      await d.forwarder.forward(f);
+    } catch (err) {
+      this.#fail(res, x, err);
+    }
+  }
+
+  /** Rate limit and auth, in the order the route's limit key needs. Throws the refusal. */
+  async #admit(
+    req: IncomingMessage,
+    res: ServerResponse,
+    rt: RouteRuntime,
+    path: string,
+    clientIp: string,
+  ): Promise<Identity> {
+    const d = this.#d;
+    if (rt.limitKey === 'ip') await this.#limit(res, rt.route.id, clientIp, ANONYMOUS);
+    const identity = await d.guard.authorize(req, rt.auth!, path);
+    if (rt.limitKey !== undefined && rt.limitKey !== 'ip') await this.#limit(res, rt.route.id, clientIp, identity);
+    return identity;
+  }
+
+  async #limit(res: ServerResponse, routeId: string, ip: string, identity: Identity): Promise<void> {
+    // An API key is counted by its id (never the secret itself); it reaches here as `client_id`.
+    const apiKey = identity.method === 'api-key' ? String(identity.claims.client_id ?? identity.subject) : undefined;
+    const r = await this.#d.rateLimiter.check(routeId, { ip, subject: identity.subject, apiKey });
+    const h = r.headers;
+    for (const name in h) res.setHeader(name, h[name]!);
+    if (!r.allowed) throw r.error;
+  }
+
+  #validate(schemaId: string, payload: unknown): void {
+    const schemas = this.#d.schemas;
+    // Looked up per request (a map read): a schema that changes applies to the next request.
+    if (!schemas.has(schemaId)) {
+      throw new UnavailableError('the request schema of this route is not loaded', { details: { schema: schemaId } });
+    }
+    const violations = schemas.get(schemaId).validate(payload);
+    if (violations.length > 0) throw validationError('request body', violations);
+  }
+
+  #fail(res: ServerResponse, x: Exchange, err: unknown): void {
+    const d = this.#d;
+    if (!x.atTarget) {
+      const reason = rejectReason(err);
+      if (reason !== undefined) d.metrics.rejected(x.routeId, reason);
+    }
+    if (!isSwitchyardError(err) || err.canonical === 'INTERNAL') {
+      d.logger.error({ err, requestId: x.requestId, route: x.routeId }, 'gateway: request failed inside the gateway');
+    }
+    writeEdgeError(res, err, x.requestId || undefined);
+  }
+
+  #finish(res: ServerResponse): void {
+    const x = (res as Tagged)[EXCHANGE];
+    this.#d.inFlight.leave();
+    if (x === undefined || x.ops) return;
+    // A response cut before its head was sent never reached the client: 499, as nginx counts it.
+    const status = res.headersSent ? res.statusCode : 499;
+    this.#d.metrics.observeRequest(x.routeId, res.req?.method, status, (performance.now() - x.start) / 1000);
+  }
+
+  /** WebSocket and other upgrades: the same checks, then the upstream takes the socket. */
+  async #runUpgrade(req: IncomingMessage, socket: Duplex, head: Buffer): Promise<void> {
+    const d = this.#d;
+    let requestId: string | undefined;
+    let routeId: string | undefined;
+    try {
+      requestId = requestIdOf(req.headers[REQUEST_ID_HEADER]);
+      req.headers[REQUEST_ID_HEADER] = requestId;
+      const framing = framingProblem(req);
+      if (framing !== undefined) throw badFraming(framing);
+      const target = normalizePath(req.url ?? '');
+      if (!target.ok) throw pathRejectedError(target);
+      const method = req.method ?? 'GET';
+      const hit = d.store.match(req.headers.host, method, target.path);
+      if (hit === undefined) throw routeNotFound();
+      if (hit.methodNotAllowed) throw methodNotAllowed(method, hit.allowed);
+      routeId = hit.route.id;
+      const rt = d.runtimes.get(hit.route);
+      if (rt.broken !== undefined) throw rt.broken;
+      if (rt.rpc) throw methodNotAllowed(`${method} with Upgrade`, []);
+      const clientIp = d.clientIp.fromRequest(req);
+      const sink = new HeaderSink();
+      if (rt.limitKey === 'ip') await this.#limit(sink as unknown as ServerResponse, routeId, clientIp, ANONYMOUS);
+      const identity = await d.guard.authorize(req, rt.auth!, target.path);
+      if (rt.limitKey !== undefined && rt.limitKey !== 'ip') {
+        await this.#limit(sink as unknown as ServerResponse, routeId, clientIp, identity);
+      }
+      d.forwarder.upgrade(req, socket, head, {
+        req,
+        route: hit.route,
+        upstreamPath: hit.upstreamPath,
+        query: target.query,
+        requestId,
+        clientIp,
+      });
+    } catch (err) {
+      const reason = rejectReason(err);
+      if (reason !== undefined) d.metrics.rejected(routeId, reason);
+      if (!isSwitchyardError(err) || err.canonical === 'INTERNAL') {
+        d.logger.error({ err, requestId, route: routeId }, 'gateway: upgrade failed inside the gateway');
+      }
+      endSocket(socket, rawErrorResponse(err, requestId));
+    }
+  }
+}
+
+/** Collects rate-limit headers of an upgrade, which has no ServerResponse to set them on. */
+class HeaderSink {
+  readonly headers: Record<string, string> = {};
+  setHeader(name: string, value: string): void {
+    this.headers[name] = value;
+  }
+}
+
+/** Which refusal an error is, for `switchyard_gateway_rejected_total`. */
+function rejectReason(err: unknown): RejectReason | undefined {
+  if (!isSwitchyardError(err)) return 'other';
+  const reason = err.details?.reason;
+  switch (reason) {
+    case 'route_not_found':
+      return 'not_found';
+    case 'method_not_allowed':
+      return 'method';
+    case 'body_too_large':
+    case 'headers_too_large':
+      return 'size';
+    case 'multiple_credentials':
+      return 'auth';
+  }
+  switch (err.code) {
+    case 'UNAUTHENTICATED':
+      return 'auth';
+    case 'PERMISSION_DENIED':
+      return 'forbidden';
+    case 'RATE_LIMITED':
+      return 'rate_limit';
+    case 'INVALID_ARGUMENT':
+      return 'validation';
+    case 'CANCELLED':
+      return undefined;
+    default:
+      return 'other';
+  }
+}

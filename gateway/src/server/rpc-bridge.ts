@@ -1,0 +1,89 @@
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import { type Headers, isSwitchyardError, type Transport } from '@switchyard/broker';
+import { continueTrace, formatTraceparent, HEADER } from '@switchyard/sdk';
+import type { Identity } from '../auth/identity.js';
+import { IDENTITY_HEADER_NAMES } from '../auth/identity-headers.js';
+import type { GatewayMetrics } from '../metrics/gateway-metrics.js';
+import type { UpstreamErrorReason } from '../metrics/labels.js';
+import type { RpcTarget } from '../routing/route-types.js';
+import { REQUEST_ID_HEADER } from './request-id.js';
+
+/**
+ * The `rpc` target: the JSON body becomes the payload of `transport.call(service, method)`,
+ * the reply goes back as a 200 JSON body. The call carries the route's deadline, a child
+ * span of the client's trace, the request id, the caller (`x-caller`: the authenticated
+ * subject) and the verified identity headers. A failure rejects with the transport's
+ * typed error (UNAVAILABLE when nobody serves the method, DEADLINE_EXCEEDED at the
+ * deadline, or the service's own error), which the pipeline writes once.
+ */
+export class RpcBridge {
+  readonly #transport: Transport;
+  readonly #metrics: GatewayMetrics;
+
+  constructor(transport: Transport, metrics: GatewayMetrics) {
+    this.#transport = transport;
+    this.#metrics = metrics;
+  }
+
+  async call(
+    req: IncomingMessage,
+    res: ServerResponse,
+    routeId: string,
+    target: Readonly<RpcTarget>,
+    payload: unknown,
+    identity: Identity,
+    requestId: string,
+    timeoutMs: number,
+  ): Promise<void> {
+    const headers: Headers = {
+      [HEADER.traceparent]: formatTraceparent(continueTrace(single(req.headers.traceparent))),
+      [REQUEST_ID_HEADER]: requestId,
+    };
+    if (identity.subject !== undefined) headers[HEADER.caller] = identity.subject;
+    for (const name of IDENTITY_HEADER_NAMES) {
+      const v = req.headers[name];
+      if (typeof v === 'string') headers[name] = v;
+    }
+    let reply: unknown;
+    try {
+      reply = await this.#transport.call(target.service, target.method, payload, {
+        deadline: Date.now() + timeoutMs,
+        headers,
+      });
+    } catch (err) {
+      const reason = upstreamReason(err);
+      if (reason !== undefined) this.#metrics.upstreamError(routeId, reason);
+      throw err;
+    }
+    const text = JSON.stringify(reply ?? null);
+    res.writeHead(200, {
+      'content-type': 'application/json; charset=utf-8',
+      'content-length': Buffer.byteLength(text),
+      'cache-control': 'no-store',
+    });
+    res.end(req.method === 'HEAD' ? undefined : text);
+  }
+}
+
+function single(v: string | string[] | undefined): string | undefined {
+  return typeof v === 'string' ? v : undefined;
+}
+
+/** Failures of the hop itself; a service's own answer (INVALID_ARGUMENT, NOT_FOUND, ...) is not one. */
+function upstreamReason(err: unknown): UpstreamErrorReason | undefined {
+  if (!isSwitchyardError(err)) return 'other';
+  switch (err.code) {
+    case 'DEADLINE_EXCEEDED':
+      return 'timeout';
+    case 'UNAVAILABLE':
+    case 'UNROUTABLE':
+    case 'SERVICE_NOT_FOUND':
+      return 'no_instance';
+    case 'CIRCUIT_OPEN':
+      return 'circuit_open';
+    case 'CLOSED':
+      return 'connect';
+    default:
+      return undefined;
+  }
+}
