@@ -116,7 +116,8 @@ describe('retryAfterFailure', () => {
         },
       ),
     ).rejects.toBeInstanceOf(UnavailableError);
-    expect(Date.now()).toBeLessThan(started + 300);
+    // No attempt starts after the deadline; what is left is timer lateness, bounded generously.
+    expect(Date.now()).toBeLessThan(started + 300 + 100);
     expect(calls).toBeGreaterThan(0);
   });
 

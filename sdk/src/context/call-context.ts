@@ -1,7 +1,7 @@
 import type { Headers, IncomingRequest, PublishReceipt } from '@switchyard/broker';
 import type { Logger } from 'pino';
 import type { ContextHost, EmitOptions, ParentContext, ServiceCallOptions } from './context-host.js';
-import { HEADER } from './headers.js';
+import { callerOf, HEADER } from './headers.js';
 import { continueTrace, formatTraceparent, type TraceContext } from './trace-context.js';
 
 /** What a method handler gets besides the payload. */
@@ -15,7 +15,7 @@ export interface CallContext extends ParentContext {
   readonly deadline: number | undefined;
   /** This hop's trace: the caller's trace id, a new span id. */
   readonly trace: TraceContext;
-  /** Header `x-caller`: the end identity the gateway verified, or the calling service's name. */
+  /** Header `x-caller` (the end identity a gateway verified), else `x-source` (the calling service). */
   readonly caller: string | undefined;
   /** Header `x-source`: the service that sent the request, when it said. */
   readonly source: string | undefined;
@@ -39,15 +39,19 @@ export interface CallContext extends ParentContext {
  * logger and the traceparent string are made on first use (most handlers never log).
  */
 export class RequestContext implements CallContext {
-  readonly trace: TraceContext;
+  private currentTrace: TraceContext | undefined;
   private childLogger: Logger | undefined;
 
   constructor(
     private readonly host: ContextHost,
     readonly method: string,
     private readonly request: IncomingRequest,
-  ) {
-    this.trace = continueTrace(request.headers[HEADER.traceparent]);
+  ) {}
+
+  /** Made on first use: a handler that neither logs, calls nor emits never pays for the ids. */
+  get trace(): TraceContext {
+    this.currentTrace ??= continueTrace(this.request.headers[HEADER.traceparent]);
+    return this.currentTrace;
   }
 
   get service(): string {
@@ -63,7 +67,7 @@ export class RequestContext implements CallContext {
   }
 
   get caller(): string | undefined {
-    return this.request.headers[HEADER.caller];
+    return callerOf(this.request.headers);
   }
 
   get source(): string | undefined {

@@ -1,7 +1,7 @@
 import type { Headers, IncomingEvent, PublishReceipt } from '@switchyard/broker';
 import type { Logger } from 'pino';
 import type { ContextHost, EmitOptions, ParentContext, ServiceCallOptions } from './context-host.js';
-import { HEADER } from './headers.js';
+import { callerOf, HEADER } from './headers.js';
 import { continueTrace, type TraceContext } from './trace-context.js';
 
 /** What an event handler gets besides the payload. */
@@ -16,7 +16,7 @@ export interface EventContext extends ParentContext {
   /** Events carry no deadline; calls made while handling one use the service's default timeout. */
   readonly deadline: undefined;
   readonly trace: TraceContext;
-  /** Header `x-caller` of the publisher, when it set one. */
+  /** Header `x-caller` of the publisher, else the publishing service (`x-source`). */
   readonly caller: string | undefined;
   /** The publishing service (header `x-source`). */
   readonly source: string | undefined;
@@ -59,7 +59,7 @@ export class IncomingEventContext implements EventContext {
   }
 
   get caller(): string | undefined {
-    return this.event.headers[HEADER.caller];
+    return callerOf(this.event.headers);
   }
 
   get source(): string | undefined {

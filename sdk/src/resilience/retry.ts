@@ -50,6 +50,8 @@ export async function retryAfterFailure<T>(
     if (Date.now() + delay + 1 >= control.deadline) throw err;
     control.onRetry?.(err, attempt, delay);
     await sleep(delay, signal);
+    // Timers fire late under load: an attempt that would start at or after the deadline is not made.
+    if (Date.now() >= control.deadline) throw err;
     try {
       return await run();
     } catch (e) {

@@ -132,8 +132,11 @@ export class Caller {
     const trace = parent ? parent.trace : o.traceparent === undefined ? startTrace() : continueTrace(o.traceparent);
     const headers: Headers = o.headers === undefined ? {} : { ...o.headers };
     headers[HEADER.traceparent] = formatTraceparent(trace);
-    headers[HEADER.caller] = o.caller ?? parent?.caller ?? this.deps.service;
     headers[HEADER.source] = this.deps.service;
+    // x-caller only when it names someone other than the sending service (the receiver
+    // falls back to x-source): one header less on the wire for plain service-to-service calls.
+    const caller = o.caller ?? parent?.caller;
+    if (caller !== undefined && caller !== this.deps.service) headers[HEADER.caller] = caller;
     return headers;
   }
 }

@@ -39,7 +39,7 @@ export class Emitter {
     const headers: Headers = options?.headers === undefined ? {} : { ...options.headers };
     headers[HEADER.traceparent] = formatTraceparent(trace);
     const caller = parent?.caller;
-    if (caller !== undefined) headers[HEADER.caller] = caller;
+    if (caller !== undefined && caller !== this.service) headers[HEADER.caller] = caller;
     return this.transport.publish(topic, payload, {
       headers,
       source: this.service,

@@ -9,7 +9,7 @@ import {
 } from '@switchyard/broker';
 import { RequestContext } from '../context/call-context.js';
 import type { ContextHost } from '../context/context-host.js';
-import { HEADER } from '../context/headers.js';
+import { callerOf } from '../context/headers.js';
 import { MethodBulkhead } from '../resilience/bulkhead.js';
 import { MethodRateLimiter } from '../resilience/rate-limit.js';
 import type { SchemaRegistry } from '../schemas/schema-registry.js';
@@ -69,7 +69,7 @@ export class MethodRunner {
         { retryable: false, details: { reason: 'redelivered' } },
       );
     }
-    if (this.limiter) await this.limiter.take(req.headers[HEADER.caller]);
+    if (this.limiter) await this.limiter.take(callerOf(req.headers));
     return this.bulkhead.run(() => this.invoke(req));
   }
 
