@@ -10,7 +10,7 @@ import type { IBackoffFactory } from 'cockatiel';
 import type { Logger } from 'pino';
 import type { ParentContext, ServiceCallOptions } from '../context/context-host.js';
 import { HEADER } from '../context/headers.js';
-import { continueTrace, formatTraceparent, startTrace } from '../context/trace-context.js';
+import { continueTrace, formatTraceparent, newTraceparent } from '../context/trace-context.js';
 import type { CircuitBreakers } from '../resilience/circuit-breakers.js';
 import { callDeadline } from '../resilience/deadline.js';
 import { retryAfterFailure, retryBackoff } from '../resilience/retry.js';
@@ -129,9 +129,12 @@ export class Caller {
   }
 
   private headers(o: ServiceCallOptions, parent: ParentContext | undefined): Headers {
-    const trace = parent ? parent.trace : o.traceparent === undefined ? startTrace() : continueTrace(o.traceparent);
     const headers: Headers = o.headers === undefined ? {} : { ...o.headers };
-    headers[HEADER.traceparent] = formatTraceparent(trace);
+    headers[HEADER.traceparent] = parent
+      ? formatTraceparent(parent.trace)
+      : o.traceparent === undefined
+        ? newTraceparent()
+        : formatTraceparent(continueTrace(o.traceparent));
     headers[HEADER.source] = this.deps.service;
     // x-caller only when it names someone other than the sending service (the receiver
     // falls back to x-source): one header less on the wire for plain service-to-service calls.
@@ -172,10 +175,12 @@ class OutgoingCall {
         details: { service, method },
       });
     }
-    return breakers ? breakers.run(service, this.send) : this.send();
+    return breakers ? breakers.run(service, () => this.send()) : this.send();
   }
 
-  private readonly send = (): Promise<unknown> => {
+  // A method, not an arrow property: a function property made per call costs an allocation
+  // (and, under tsx/esbuild keepNames, a defineProperty) on the hot path.
+  private send(): Promise<unknown> {
     const o = this.options;
     return this.caller.deps.transport.call(this.target.service, this.target.method, this.payload, {
       deadline: this.deadline,
@@ -184,5 +189,5 @@ class OutgoingCall {
       signal: o.signal,
       contentType: o.contentType,
     });
-  };
+  }
 }
