@@ -1,6 +1,6 @@
 import { InvalidOptionsError } from '@switchyard/broker';
-import { ConsecutiveBreaker, circuitBreaker, ExponentialBackoff, handleWhen, type IBackoff } from 'cockatiel';
-import { Etcd3, type IKeyValue, type IWatchResponse, isRecoverableError, type Watcher } from 'etcd3';
+import { createEtcdClient } from '@switchyard/sdk';
+import type { Etcd3, IKeyValue, IWatchResponse, Watcher } from 'etcd3';
 import { isRoutingLogger, type RoutingLogger, silentRoutingLogger } from './logger.js';
 import { DEFAULT_ROUTES_NAMESPACE, ROUTES_NAMESPACE_PATTERN, routeIdOfKey, routesPrefix } from './route-keys.js';
 import type { RouteEntry, RouteSnapshot, RouteSource } from './route-source.js';
@@ -91,7 +91,7 @@ export class EtcdRouteSource implements RouteSource {
           throw bad('endpoints', `has ${JSON.stringify(e)}; expected "http://host:port"`);
         }
       }
-      this.client = createClient(endpoints, dialTimeoutMs);
+      this.client = createEtcdClient(endpoints, { dialTimeoutMs });
       this.ownsClient = true;
     }
     this.namespace = namespace;
@@ -284,29 +284,6 @@ export class EtcdRouteSource implements RouteSource {
       this.wake = done;
     });
   }
-}
-
-/** An etcd3 client tuned to notice a dead etcd and recover within about a second. */
-function createClient(endpoints: string[], dialTimeoutMs: number): Etcd3 {
-  return new Etcd3({
-    hosts: endpoints,
-    dialTimeout: dialTimeoutMs,
-    // Streams (the watch) live forever; only unary calls get a deadline.
-    defaultCallOptions: (ctx) => (ctx.isStream ? {} : { deadline: Date.now() + dialTimeoutMs }),
-    grpcOptions: {
-      'grpc.initial_reconnect_backoff_ms': 100,
-      'grpc.max_reconnect_backoff_ms': 1_000,
-      'grpc.keepalive_time_ms': 10_000,
-      'grpc.keepalive_timeout_ms': 5_000,
-    },
-    faultHandling: {
-      host: () =>
-        circuitBreaker(handleWhen(isRecoverableError), { halfOpenAfter: 500, breaker: new ConsecutiveBreaker(3) }),
-      // etcd3 types this as a backoff but calls `.next()` on it: it wants the factory. A short
-      // cap also keeps its reconnect timer from holding the process open after close.
-      watchBackoff: new ExponentialBackoff({ initialDelay: 100, maxDelay: 1_000 }) as unknown as IBackoff<unknown>,
-    },
-  });
 }
 
 /** `p`, or a rejection after `ms` or as soon as `signal` aborts (closing), whichever comes first. */

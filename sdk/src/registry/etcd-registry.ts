@@ -122,7 +122,7 @@ export class EtcdRegistry implements Registry {
 
   private connect(): Etcd3 {
     if (this.closed) throw new ClosedError('registry is closed');
-    this.client ??= createEtcdClient(this.options);
+    this.client ??= createEtcdClient(this.options.endpoints, { dialTimeoutMs: this.options.dialTimeoutMs });
     return this.client;
   }
 

@@ -53,9 +53,10 @@ export class EtcdSchemaSource implements SchemaSource {
     if (this.closed) return;
     this.closed = true;
     this.listener = undefined;
-    await this.resyncing?.catch(() => undefined);
-    await this.watcher?.cancel().catch(() => undefined);
+    const watcher = this.watcher;
     this.watcher = undefined;
+    // etcd3's cancel() waits for etcd to confirm; on a broken stream that never comes.
+    await bounded(Promise.all([this.resyncing, watcher?.cancel()]), CLOSE_WAIT_MS);
   }
 
   /** Read everything, deliver it, then watch from the revision after the read. */
@@ -76,8 +77,13 @@ export class EtcdSchemaSource implements SchemaSource {
       return;
     }
     this.watcher = watcher;
-    watcher.on('data', (r: IWatchResponse) => this.onData(r));
-    watcher.on('error', (err) => this.onWatchError(err));
+    // Only the current watcher counts: a replaced one may still deliver or fail late.
+    watcher.on('data', (r: IWatchResponse) => {
+      if (watcher === this.watcher) this.onData(r);
+    });
+    watcher.on('error', (err) => {
+      if (watcher === this.watcher) this.onWatchError(err);
+    });
   }
 
   private onData(res: IWatchResponse): void {
@@ -100,10 +106,13 @@ export class EtcdSchemaSource implements SchemaSource {
     const old = this.watcher;
     this.watcher = undefined;
     this.resyncing = (async () => {
-      await old?.cancel().catch(() => undefined);
+      // The old watcher is cancelled only once the new one exists: etcd3 tears its shared
+      // watch stream down when the last watcher goes, and a watcher created during that
+      // teardown can sit on a dead stream until etcd3's reconnect backoff runs out.
       for (let attempt = 0; !this.closed; attempt++) {
         try {
           await this.sync();
+          await old?.cancel().catch(() => undefined);
           return;
         } catch (e) {
           this.logger?.warn({ err: e, prefix: this.prefix, attempt }, 'schema resync failed; retrying');
@@ -135,4 +144,20 @@ export class EtcdSchemaSource implements SchemaSource {
     }
     this.listener?.({ documents, problems });
   }
+}
+
+/** How long close() waits for etcd to confirm that watches are cancelled. */
+const CLOSE_WAIT_MS = 1_000;
+
+function bounded(p: Promise<unknown>, ms: number): Promise<void> {
+  let timer: NodeJS.Timeout | undefined;
+  return Promise.race([
+    p.then(
+      () => undefined,
+      () => undefined,
+    ),
+    new Promise<void>((resolve) => {
+      timer = setTimeout(resolve, ms);
+    }),
+  ]).finally(() => clearTimeout(timer));
 }
