@@ -54,9 +54,3 @@ export function continueTrace(header: string | undefined): TraceContext {
   if (!parent) return startTrace();
   return { traceId: parent.traceId, spanId: randomHex(8), parentSpanId: parent.parentSpanId, flags: parent.flags };
 }
-
-/** The `traceparent` of a new trace, without building a TraceContext: for top-level calls and events. */
-export function newTraceparent(): string {
-  const ids = randomHex(24);
-  return `00-${ids.slice(0, 32)}-${ids.slice(32)}-${DEFAULT_FLAGS}`;
-}

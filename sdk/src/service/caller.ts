@@ -10,7 +10,7 @@ import type { IBackoffFactory } from 'cockatiel';
 import type { Logger } from 'pino';
 import type { ParentContext, ServiceCallOptions } from '../context/context-host.js';
 import { HEADER } from '../context/headers.js';
-import { continueTrace, formatTraceparent, newTraceparent } from '../context/trace-context.js';
+import { continueTrace, formatTraceparent } from '../context/trace-context.js';
 import type { CircuitBreakers } from '../resilience/circuit-breakers.js';
 import { callDeadline } from '../resilience/deadline.js';
 import { retryAfterFailure, retryBackoff } from '../resilience/retry.js';
@@ -130,11 +130,10 @@ export class Caller {
 
   private headers(o: ServiceCallOptions, parent: ParentContext | undefined): Headers {
     const headers: Headers = o.headers === undefined ? {} : { ...o.headers };
-    headers[HEADER.traceparent] = parent
-      ? formatTraceparent(parent.trace)
-      : o.traceparent === undefined
-        ? newTraceparent()
-        : formatTraceparent(continueTrace(o.traceparent));
+    // A call outside any trace sends none: the receiving hop starts the trace, and nothing
+    // on this side could have recorded a span of it. One header less on the wire.
+    if (parent) headers[HEADER.traceparent] = formatTraceparent(parent.trace);
+    else if (o.traceparent !== undefined) headers[HEADER.traceparent] = formatTraceparent(continueTrace(o.traceparent));
     headers[HEADER.source] = this.deps.service;
     // x-caller only when it names someone other than the sending service (the receiver
     // falls back to x-source): one header less on the wire for plain service-to-service calls.
