@@ -56,7 +56,7 @@ const STATE_NAMES: Record<CircuitState, CircuitStateName> = {
  * service. An open circuit fails calls at once with CIRCUIT_OPEN, before anything is sent.
  */
 export class CircuitBreakers {
-  private readonly breakers = new Map<string, CircuitBreakerPolicy>();
+  private readonly breakers = new Map<string, { policy: CircuitBreakerPolicy; onError: (err: unknown) => never }>();
 
   constructor(
     private readonly options: Readonly<CircuitBreakerOptions>,
@@ -64,26 +64,18 @@ export class CircuitBreakers {
   ) {}
 
   /** Run `fn` through the breaker of `service`. */
-  async run<T>(service: string, fn: () => Promise<T>): Promise<T> {
-    const breaker = this.breakers.get(service) ?? this.create(service);
-    try {
-      return await breaker.execute(fn);
-    } catch (err) {
-      if (isBrokenCircuitError(err) || isIsolatedCircuitError(err)) {
-        throw new CircuitOpenError(`the circuit to "${service}" is open: too many recent calls failed`, {
-          details: { service },
-        });
-      }
-      throw err;
-    }
+  run<T>(service: string, fn: () => Promise<T>): Promise<T> {
+    const entry = this.breakers.get(service) ?? this.create(service);
+    // One rejection handler per target, made once: no async frame or closure per call.
+    return entry.policy.execute(fn).catch(entry.onError);
   }
 
   state(service: string): CircuitStateName {
-    const breaker = this.breakers.get(service);
-    return breaker ? STATE_NAMES[breaker.state] : 'closed';
+    const entry = this.breakers.get(service);
+    return entry ? STATE_NAMES[entry.policy.state] : 'closed';
   }
 
-  private create(service: string): CircuitBreakerPolicy {
+  private create(service: string): { policy: CircuitBreakerPolicy; onError: (err: unknown) => never } {
     const o = this.options;
     const breaker = circuitBreaker(handleWhen(countsAsFailure), {
       halfOpenAfter: o.halfOpenAfterMs,
@@ -93,7 +85,18 @@ export class CircuitBreakers {
       const notify = this.onStateChange;
       breaker.onStateChange((state) => notify(service, STATE_NAMES[state]));
     }
-    this.breakers.set(service, breaker);
-    return breaker;
+    const entry = {
+      policy: breaker,
+      onError: (err: unknown): never => {
+        if (isBrokenCircuitError(err) || isIsolatedCircuitError(err)) {
+          throw new CircuitOpenError(`the circuit to "${service}" is open: too many recent calls failed`, {
+            details: { service },
+          });
+        }
+        throw err;
+      },
+    };
+    this.breakers.set(service, entry);
+    return entry;
   }
 }
