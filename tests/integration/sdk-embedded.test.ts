@@ -6,6 +6,7 @@ import { rmSync } from 'node:fs';
 import { Writable } from 'node:stream';
 import { createInfrastructure, createService, type ServiceOptions } from '@switchyard/sdk';
 import { pino } from 'pino';
+import { Registry as MetricsRegistry } from 'prom-client';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { SDK_SCHEMA, writeSdkSchemas } from '../fixtures/sdk-schemas.js';
 
@@ -85,6 +86,40 @@ describe('embedded mode', () => {
     expect(embeddedLines(lines)).toHaveLength(1);
     expect(service.state).toBe('closed');
     await expect(service.call('sdk-embedded-echo.echo', { text: 'late' })).rejects.toMatchObject({ code: 'CLOSED' });
+  });
+
+  it('records handled and outgoing calls by method and code in a shared prom-client registry', async () => {
+    const { logger } = capture();
+    const metrics = new MetricsRegistry();
+    const infra = await createInfrastructure({ env: { SWITCHYARD_SCHEMAS: schemasDir }, logger });
+    const server = createService(echoService({ infra, metricsRegistry: metrics }));
+    const client = createService({ name: 'sdk-embedded-client', version: '1.0.0', infra, metricsRegistry: metrics });
+    await server.start();
+    await client.start();
+    for (let i = 0; i < 3; i++) await client.call('sdk-embedded-echo.echo', { text: 'x' });
+    await infra.transport.call('sdk-embedded-echo', 'echo', { nope: 1 }).catch(() => undefined);
+    await client.call('sdk-embedded-echo.echo', { text: 1 }).catch(() => undefined);
+    const value = async (name: string, labels: Record<string, string>) =>
+      (await metrics.getSingleMetric(name)!.get()).values.find((v) =>
+        Object.entries(labels).every(([k, x]) => v.labels[k] === x),
+      )?.value;
+    expect(
+      await value('switchyard_service_handled_total', { service: 'sdk-embedded-echo', method: 'echo', code: 'OK' }),
+    ).toBe(3);
+    expect(await value('switchyard_service_handled_total', { method: 'echo', code: 'INVALID_ARGUMENT' })).toBe(1);
+    expect(
+      await value('switchyard_service_calls_total', {
+        service: 'sdk-embedded-client',
+        target: 'sdk-embedded-echo',
+        code: 'OK',
+      }),
+    ).toBe(3);
+    expect(await value('switchyard_service_calls_total', { code: 'INVALID_ARGUMENT' })).toBe(1);
+    const text = await metrics.metrics();
+    expect(text).toContain('switchyard_service_handle_seconds_bucket');
+    await client.close();
+    await server.close();
+    await infra.close();
   });
 
   it('refuses to start when a schema id is not loaded, naming the option', async () => {

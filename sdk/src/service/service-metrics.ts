@@ -5,21 +5,27 @@ export const SERVICE_DURATION_BUCKETS: readonly number[] = Object.freeze([
   0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10,
 ]);
 
+interface Child {
+  counter: { inc(): void };
+  histogram: { observe(value: number): void };
+}
+
 /** The code label of a call that succeeded. */
 export const OK = 'OK';
 
 /**
  * prom-client series for one service: calls it handled and calls it made, by method and
  * code. Several services may share one registry: each series is registered once and the
- * `service` label tells them apart. Label children are cached, so recording costs two
- * map lookups, not a label-hash build per call.
+ * `service` label tells them apart. Label children are cached in nested maps, so recording
+ * costs a few map lookups, not a label-hash build (or a key string) per call.
  */
 export class ServiceMetrics {
   private readonly handledTotal: Counter<'service' | 'method' | 'code'>;
   private readonly handleSeconds: Histogram<'service' | 'method' | 'code'>;
   private readonly callsTotal: Counter<'service' | 'target' | 'method' | 'code'>;
   private readonly callSeconds: Histogram<'service' | 'target' | 'method' | 'code'>;
-  private readonly children = new Map<string, { inc(): void; observe(v: number): void }>();
+  private readonly handledChildren = new Map<string, Map<string, Child>>();
+  private readonly calledChildren = new Map<string, Map<string, Map<string, Child>>>();
 
   constructor(
     registry: Registry,
@@ -74,31 +80,40 @@ export class ServiceMetrics {
   }
 
   handled(method: string, code: string, seconds: number): void {
-    const key = `h\u0000${method}\u0000${code}`;
-    let child = this.children.get(key);
+    let byCode = this.handledChildren.get(method);
+    if (!byCode) {
+      byCode = new Map();
+      this.handledChildren.set(method, byCode);
+    }
+    let child = byCode.get(code);
     if (!child) {
       const labels = { service: this.service, method, code };
-      const counter = this.handledTotal.labels(labels);
-      const histogram = this.handleSeconds.labels(labels);
-      child = { inc: () => counter.inc(), observe: (v) => histogram.observe(v) };
-      this.children.set(key, child);
+      child = { counter: this.handledTotal.labels(labels), histogram: this.handleSeconds.labels(labels) };
+      byCode.set(code, child);
     }
-    child.inc();
-    child.observe(seconds);
+    child.counter.inc();
+    child.histogram.observe(seconds);
   }
 
   called(target: string, method: string, code: string, seconds: number): void {
-    const key = `c\u0000${target}\u0000${method}\u0000${code}`;
-    let child = this.children.get(key);
+    let byMethod = this.calledChildren.get(target);
+    if (!byMethod) {
+      byMethod = new Map();
+      this.calledChildren.set(target, byMethod);
+    }
+    let byCode = byMethod.get(method);
+    if (!byCode) {
+      byCode = new Map();
+      byMethod.set(method, byCode);
+    }
+    let child = byCode.get(code);
     if (!child) {
       const labels = { service: this.service, target, method, code };
-      const counter = this.callsTotal.labels(labels);
-      const histogram = this.callSeconds.labels(labels);
-      child = { inc: () => counter.inc(), observe: (v) => histogram.observe(v) };
-      this.children.set(key, child);
+      child = { counter: this.callsTotal.labels(labels), histogram: this.callSeconds.labels(labels) };
+      byCode.set(code, child);
     }
-    child.inc();
-    child.observe(seconds);
+    child.counter.inc();
+    child.histogram.observe(seconds);
   }
 }
 

@@ -115,9 +115,10 @@ export class Service implements ContextHost {
     options?: ServiceCallOptions,
     parent?: ParentContext | undefined,
   ): Promise<T> {
-    const r = this.running;
-    if (!r || this.currentState === 'closed') return Promise.reject(this.notRunning());
-    return r.caller.call(target, payload, options, parent) as Promise<T>;
+    // Allowed from the moment the caller exists (handlers may run before start() resolves) until closed.
+    const caller = this.running?.caller;
+    if (!caller || this.currentState === 'closed') return Promise.reject(this.notRunning());
+    return caller.call(target, payload, options, parent) as Promise<T>;
   }
 
   emit(
@@ -126,9 +127,9 @@ export class Service implements ContextHost {
     options?: EmitOptions,
     parent?: ParentContext | undefined,
   ): Promise<PublishReceipt> {
-    const r = this.running;
-    if (!r || this.currentState === 'closed') return Promise.reject(this.notRunning());
-    return r.emitter.emit(topic, payload, options, parent);
+    const emitter = this.running?.emitter;
+    if (!emitter || this.currentState === 'closed') return Promise.reject(this.notRunning());
+    return emitter.emit(topic, payload, options, parent);
   }
 
   /** Handlers of `method` running right now (bulkhead occupancy). */
