@@ -8,10 +8,12 @@ import { runGateway } from './gateway.js';
 import { writeResults } from './lib/results.js';
 import type { SuiteReport } from './lib/suite.js';
 import { runRpc } from './rpc.js';
+import { runSdk } from './sdk.js';
 
 const SUITES: Record<string, () => Promise<SuiteReport>> = {
   rpc: runRpc,
   events: runEvents,
+  sdk: runSdk,
   gateway: runGateway,
 };
 
