@@ -147,6 +147,15 @@ describe('resolveServiceOptions', () => {
     [{ name: 'a', version: '1', logger: console }, 'logger'],
     [{ name: 'a', version: '1', metadata: { zone: 1 } }, 'metadata.zone'],
     [{ name: 'a', version: '1', timeout: 5 }, 'timeout'],
+    [
+      {
+        name: 'a',
+        version: '1',
+        handleSignals: true,
+        infra: { transport: { call() {} }, registry: { register() {} } },
+      },
+      'handleSignals',
+    ],
   ])('rejects %j naming %s', (options, option) => {
     expect(optionOf(() => resolveServiceOptions(options as never))).toBe(option);
   });

@@ -89,7 +89,7 @@ export interface ServiceOptions {
   prefetch?: number;
   /** How long `close()` waits for handlers in flight before closing anyway, ms. Default 30000. */
   shutdownTimeoutMs?: number;
-  /** Close gracefully on SIGTERM/SIGINT and exit. Default false (call `installShutdownHandlers` yourself). */
+  /** Close gracefully on SIGTERM/SIGINT and exit. Default false. Not with a shared `infra`: use `installShutdownHandlers` once for all. */
   handleSignals?: boolean;
   /** How long `start()` waits for the registry's first sync, ms. Default 5000. */
   registryReadyTimeoutMs?: number;
@@ -225,6 +225,13 @@ export function resolveServiceOptions(options: ServiceOptions): ResolvedServiceO
     throw invalidOption('infra', 'must come from createInfrastructure()');
   }
   if (infra !== undefined && options.env !== undefined) throw invalidOption('env', 'is read only without `infra`');
+  if (infra !== undefined && options.handleSignals === true) {
+    // Each service exiting the process on its own would cut the others' drain short.
+    throw invalidOption(
+      'handleSignals',
+      'cannot be used with a shared `infra`: call installShutdownHandlers([...services, infra]) once instead',
+    );
+  }
   if (options.env !== undefined && !isPlainObject(options.env)) throw invalidOption('env', 'must be an object');
   if (options.logger !== undefined && !isPinoLogger(options.logger))
     throw invalidOption('logger', 'must be a pino logger');
