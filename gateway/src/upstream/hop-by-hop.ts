@@ -1,0 +1,77 @@
+import type { IncomingHttpHeaders } from 'node:http';
+
+/**
+ * Headers that describe one connection, not the message (RFC 9110 7.6.1), plus `expect`
+ * (the gateway has answered the client's 100-continue itself) and `http2-settings`.
+ * `transfer-encoding` is re-applied by Node on each side from how the body is framed.
+ */
+const HOP_BY_HOP: ReadonlySet<string> = new Set([
+  'connection',
+  'keep-alive',
+  'te',
+  'trailer',
+  'transfer-encoding',
+  'upgrade',
+  'expect',
+  'http2-settings',
+]);
+
+/**
+ * Names a client may not remove by listing them in `Connection`: the message framing and
+ * the identity headers the gateway writes (listing `x-switchyard-subject` must not strip
+ * what the auth layer set).
+ */
+function isProtected(name: string): boolean {
+  return name === 'host' || name === 'content-length' || name.startsWith('x-switchyard-');
+}
+
+function isHopByHop(name: string): boolean {
+  return HOP_BY_HOP.has(name) || name.startsWith('proxy-');
+}
+
+/**
+ * Removes hop-by-hop headers from a request about to be forwarded: the fixed set, every
+ * `proxy-*` header, and every header named in `Connection` (except protected ones).
+ * `Upgrade` and `Connection` are removed too; the WebSocket path puts back its own.
+ */
+export function stripRequestHopHeaders(headers: IncomingHttpHeaders): void {
+  const connection = headers.connection;
+  if (connection !== undefined) {
+    for (const token of connection.split(',')) {
+      const name = token.trim().toLowerCase();
+      if (name !== '' && !isProtected(name)) delete headers[name];
+    }
+  }
+  for (const name in headers) if (isHopByHop(name)) delete headers[name];
+}
+
+/**
+ * The upstream's response headers (`rawHeaders`, a flat name/value list) without
+ * hop-by-hop ones, original case and repeated headers (Set-Cookie) kept.
+ */
+export function responseHeaderList(raw: readonly string[]): string[] {
+  const out: string[] = [];
+  let connection: string | undefined;
+  for (let i = 0; i + 1 < raw.length; i += 2) {
+    const name = raw[i]!;
+    const lower = name.toLowerCase();
+    if (isHopByHop(lower)) {
+      if (lower === 'connection') connection = connection === undefined ? raw[i + 1] : `${connection},${raw[i + 1]}`;
+      continue;
+    }
+    out.push(name, raw[i + 1]!);
+  }
+  if (connection === undefined) return out;
+  // Usually "keep-alive" or "close", already removed; anything else it names goes too.
+  const named = new Set<string>();
+  for (const token of connection.split(',')) {
+    const name = token.trim().toLowerCase();
+    if (name !== '' && !isHopByHop(name)) named.add(name);
+  }
+  if (named.size === 0) return out;
+  const kept: string[] = [];
+  for (let i = 0; i < out.length; i += 2) {
+    if (!named.has(out[i]!.toLowerCase())) kept.push(out[i]!, out[i + 1]!);
+  }
+  return kept;
+}
