@@ -109,3 +109,6 @@ export type { MetricsSource } from './server/ops-app.js';
 export { HEALTH_PATH, READY_PATH, RESERVED_PREFIX } from './server/ops-app.js';
 export type { GatewayPhase, ReadinessCheck, ReadinessReport } from './server/readiness.js';
 export { REQUEST_ID_HEADER } from './server/request-id.js';
+
+// Upstream: balancing, proxying, retries, health and circuit breaking towards service instances
+export * from './upstream/index.js';
