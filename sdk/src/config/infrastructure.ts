@@ -1,5 +1,6 @@
 import { AmqpTransport, MemoryTransport, type Transport } from '@switchyard/broker';
-import { Etcd3 } from 'etcd3';
+import type { Etcd3 } from 'etcd3';
+import { createEtcdClient } from '../registry/etcd-client.js';
 import { EtcdRegistry } from '../registry/etcd-registry.js';
 import { MemoryRegistry } from '../registry/memory-registry.js';
 import type { Registry } from '../registry/types.js';
@@ -122,7 +123,7 @@ export async function createInfrastructure(options: InfrastructureOptions = {}):
       if (config.schemas.kind === 'directory') {
         source = new DirectorySchemaSource({ dir: config.schemas.dir, watch: watchSchemas, logger: schemaLogger });
       } else if (config.schemas.kind === 'etcd') {
-        schemaClient = new Etcd3({ hosts: [...config.etcdEndpoints] });
+        schemaClient = createEtcdClient(config.etcdEndpoints);
         source = new EtcdSchemaSource({ client: schemaClient, namespace: config.namespace, logger: schemaLogger });
       } else {
         source = new MemorySchemaSource();
