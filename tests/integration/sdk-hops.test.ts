@@ -8,11 +8,13 @@ import { rmSync } from 'node:fs';
 import { setTimeout as sleep } from 'node:timers/promises';
 import {
   type CallContext,
+  createEtcdClient,
   createInfrastructure,
   createService,
   type EventContext,
   type Infrastructure,
   parseTraceparent,
+  SchemaPublisher,
   type Service,
   type SwitchyardError,
 } from '@switchyard/sdk';
@@ -180,5 +182,40 @@ describe('across hops', () => {
     expect(rec?.metadata['emits.sdk.hop.done']).toBe(SDK_SCHEMA.hopEvent);
     const [sub] = infra.registry.view().instances('sdk-hop-d');
     expect(sub?.events.subscribes).toEqual(['sdk.hop.done']);
+  });
+
+  it('reads schemas published to etcd when SWITCHYARD_SCHEMAS=etcd', async () => {
+    const ns = uniqueNamespace('sdk-etcd-schemas');
+    const client = createEtcdClient(inject('etcdEndpoint'));
+    try {
+      await new SchemaPublisher({ client, namespace: ns }).publishDirectory(schemasDir);
+      const etcdInfra = await createInfrastructure({
+        env: {
+          SWITCHYARD_ETCD: inject('etcdEndpoint'),
+          SWITCHYARD_AMQP: inject('amqpUrl'),
+          SWITCHYARD_NAMESPACE: ns,
+          SWITCHYARD_SCHEMAS: 'etcd',
+        },
+        logger: pino({ level: 'silent' }),
+      });
+      const echo = createService({
+        name: 'sdk-etcd-echo',
+        version: '1.0.0',
+        infra: etcdInfra,
+        methods: { echo: { request: SDK_SCHEMA.echoRequest, handler: (p: { text: string }) => ({ text: p.text }) } },
+      });
+      try {
+        expect(etcdInfra.config.schemas).toEqual({ kind: 'etcd' });
+        await echo.start();
+        await expect(echo.call('sdk-etcd-echo.echo', { text: 'from etcd' })).resolves.toEqual({ text: 'from etcd' });
+        await expect(echo.call('sdk-etcd-echo.echo', { text: 3 })).rejects.toMatchObject({ code: 'INVALID_ARGUMENT' });
+      } finally {
+        await echo.close();
+        await etcdInfra.close();
+      }
+    } finally {
+      await client.delete().prefix(`/${ns}/`);
+      client.close();
+    }
   });
 });
