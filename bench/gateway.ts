@@ -8,6 +8,7 @@
  * - bare-http-proxy: `http-proxy` on a raw node server with a keep-alive agent (the baseline);
  * - gateway: Switchyard's gateway with a dev JWT (HS256) verified on every request, a
  *   rate limit keyed by subject, and the upstream discovered through the registry;
+ * - gateway-plain: the same gateway on a route without auth and rate limit (the proxy path alone);
  * - express-hpm: express 5 + http-proxy-middleware with a keep-alive agent (what keeping
  *   express off the hot path avoids).
  *
@@ -27,16 +28,24 @@ import { printTable } from './lib/table.js';
 
 const ROLE_ENV = 'BENCH_GATEWAY_ROLE';
 const SELF = fileURLToPath(import.meta.url);
-const VARIANTS = ['direct', 'bare-http-proxy', 'gateway', 'express-hpm'] as const;
-type Variant = (typeof VARIANTS)[number];
+const ALL_VARIANTS = ['direct', 'bare-http-proxy', 'gateway', 'gateway-plain', 'express-hpm'] as const;
+type Variant = (typeof ALL_VARIANTS)[number];
+/** BENCH_GATEWAY_VARIANTS=a,b picks some (bare-http-proxy and gateway are always run: they make the ratio). */
+const VARIANTS: readonly Variant[] = (() => {
+  const asked = process.env.BENCH_GATEWAY_VARIANTS?.split(',').map((s) => s.trim());
+  if (!asked) return ALL_VARIANTS;
+  return ALL_VARIANTS.filter((v) => asked.includes(v) || v === 'bare-http-proxy' || v === 'gateway');
+})();
 
-const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 3);
-const DURATION_MS = Number(process.env.BENCH_GATEWAY_DURATION_MS ?? 4_000);
+const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 5);
+const DURATION_MS = Number(process.env.BENCH_GATEWAY_DURATION_MS ?? 3_000);
 const WARMUP_MS = Number(process.env.BENCH_GATEWAY_WARMUP_MS ?? 1_000);
 const CONCURRENCY = Number(process.env.BENCH_GATEWAY_CONCURRENCY ?? 64);
 const BODY = JSON.stringify({ ok: true, service: 'bench-upstream', padding: 'x'.repeat(49) });
 
 interface LoadResult {
+  /** CPU µs the proxy (or, for direct, the upstream) spent per request, warm-up included. */
+  cpuPerRequestUs?: number;
   requests: number;
   errors: number;
   non200: number;
@@ -85,7 +94,7 @@ async function expressRole(target: string): Promise<void> {
   ready((server.address() as AddressInfo).port);
 }
 
-async function gatewayRole(target: string): Promise<void> {
+async function gatewayRole(target: string, plain: boolean): Promise<void> {
   const { createGateway, devJwtVerifierOptions, MemoryRouteSource } = await import('@switchyard/gateway');
   const { createInfrastructure } = await import('@switchyard/sdk');
   const { pino } = await import('pino');
@@ -93,14 +102,19 @@ async function gatewayRole(target: string): Promise<void> {
   const infra = await createInfrastructure({ env: { SWITCHYARD_SCHEMAS: 'none' }, logger });
   // Registry-discovered: the route names a service; its instance is found in the registry view.
   await infra.registry.register({ service: 'bench-upstream', version: '1.0.0', address: { http: target } });
+  const route = {
+    id: 'bench',
+    match: { path: '/bench/*', methods: ['GET'] },
+    target: { type: 'http', service: 'bench-upstream', stripPrefix: '/bench' },
+  };
   const routes = new MemoryRouteSource([
-    {
-      id: 'bench',
-      match: { path: '/bench/*', methods: ['GET'] },
-      target: { type: 'http', service: 'bench-upstream', stripPrefix: '/bench' },
-      auth: { mode: 'required', scopes: ['bench'] },
-      rateLimit: { points: 1_000_000_000, durationSeconds: 60, key: 'subject' },
-    },
+    plain
+      ? { ...route, auth: { mode: 'off' } }
+      : {
+          ...route,
+          auth: { mode: 'required', scopes: ['bench'] },
+          rateLimit: { points: 1_000_000_000, durationSeconds: 60, key: 'subject' },
+        },
   ]);
   const gateway = createGateway({
     env: {},
@@ -165,6 +179,11 @@ async function loadRole(): Promise<void> {
 function noop(): void {}
 
 function ready(port: number): void {
+  // CPU time (user + system) so far, on request: the steadiest figure on a busy machine.
+  process.on('SIGUSR2', () => {
+    const u = process.cpuUsage();
+    process.stdout.write(`CPU ${u.user + u.system}\n`);
+  });
   process.stdout.write(`READY ${port}\n`);
   process.once('SIGTERM', () => process.exit(0));
 }
@@ -176,6 +195,8 @@ interface Child {
   proc: ChildProcess;
   /** First value the child printed after `READY` or `RESULT`. */
   line: Promise<string>;
+  /** The child's CPU time so far (µs); servers only. */
+  cpuMicros(): Promise<number>;
 }
 
 function child(role: string, env: Record<string, string>): Child {
@@ -183,9 +204,14 @@ function child(role: string, env: Record<string, string>): Child {
     env: { ...process.env, ...env, [ROLE_ENV]: role },
     stdio: ['ignore', 'pipe', 'inherit'],
   });
+  const cpuWaiters: Array<(us: number) => void> = [];
   const line = new Promise<string>((resolve, reject) => {
     const timer = setTimeout(() => reject(new Error(`${role}: no answer within 60 s`)), 60_000);
     createInterface({ input: proc.stdout! }).on('line', (l) => {
+      if (l.startsWith('CPU ')) {
+        cpuWaiters.shift()?.(Number(l.slice(4)));
+        return;
+      }
       const m = /^(READY|RESULT) (.*)$/.exec(l);
       if (m) {
         clearTimeout(timer);
@@ -198,7 +224,16 @@ function child(role: string, env: Record<string, string>): Child {
     });
   });
   line.catch(() => {});
-  return { proc, line };
+  const cpuMicros = () =>
+    new Promise<number>((resolve, reject) => {
+      const timer = setTimeout(() => reject(new Error(`${role}: no CPU figure`)), 5_000);
+      cpuWaiters.push((us) => {
+        clearTimeout(timer);
+        resolve(us);
+      });
+      proc.kill('SIGUSR2');
+    });
+  return { proc, line, cpuMicros };
 }
 
 async function stop(c: Child): Promise<void> {
@@ -231,32 +266,45 @@ export async function runGateway(): Promise<SuiteReport> {
     const upstream = child('upstream', {});
     children.push(upstream);
     const target = `http://127.0.0.1:${await upstream.line}`;
-    const servers: Record<Variant, { url: string; headers: Record<string, string> }> = {
-      direct: { url: `${target}/item`, headers: {} },
-      'bare-http-proxy': { url: '', headers: {} },
-      gateway: { url: '', headers: { authorization: `Bearer ${token}` } },
-      'express-hpm': { url: '', headers: {} },
+    const servers: Record<Variant, { url: string; headers: Record<string, string>; server: Child }> = {
+      direct: { url: `${target}/item`, headers: {}, server: upstream },
+      'bare-http-proxy': { url: '', headers: {}, server: upstream },
+      gateway: { url: '', headers: { authorization: `Bearer ${token}` }, server: upstream },
+      'gateway-plain': { url: '', headers: {}, server: upstream },
+      'express-hpm': { url: '', headers: {}, server: upstream },
     };
     for (const [variant, role, path] of [
       ['bare-http-proxy', 'bare-proxy', '/item'],
       ['gateway', 'gateway', '/bench/item'],
+      ['gateway-plain', 'gateway-plain', '/bench/item'],
       ['express-hpm', 'express', '/item'],
     ] as const) {
+      if (!VARIANTS.includes(variant)) continue;
       const c = child(role, { BENCH_TARGET: target, SWITCHYARD_DEV_JWT_SECRET: secret });
       children.push(c);
       servers[variant].url = `http://127.0.0.1:${await c.line}${path}`;
+      servers[variant].server = c;
     }
 
-    const rounds: Record<Variant, LoadResult[]> = { direct: [], 'bare-http-proxy': [], gateway: [], 'express-hpm': [] };
+    const rounds: Record<Variant, LoadResult[]> = {
+      direct: [],
+      'bare-http-proxy': [],
+      gateway: [],
+      'gateway-plain': [],
+      'express-hpm': [],
+    };
     for (let round = 1; round <= ROUNDS; round++) {
       for (const v of VARIANTS) {
-        const r = await load(servers[v].url, servers[v].headers);
+        const s = servers[v];
+        const cpu0 = await s.server.cpuMicros();
+        const r = await load(s.url, s.headers);
+        r.cpuPerRequestUs = ((await s.server.cpuMicros()) - cpu0) / (r.requests * (1 + WARMUP_MS / DURATION_MS));
         if (r.errors > 0 || r.non200 > 0) {
           throw new Error(`${v}: ${r.errors} errors and ${r.non200} non-200 answers in round ${round}`);
         }
         rounds[v].push(r);
         console.log(
-          `round ${round} ${v.padEnd(16)} ${Math.round(r.perSecond)} req/s  p50 ${r.latency.p50.toFixed(2)} ms`,
+          `round ${round} ${v.padEnd(16)} ${Math.round(r.perSecond)} req/s  p50 ${r.latency.p50.toFixed(2)} ms  ${r.cpuPerRequestUs.toFixed(1)} µs CPU/req`,
         );
       }
     }
@@ -270,25 +318,27 @@ export async function runGateway(): Promise<SuiteReport> {
         p50_ms: round3(b.latency.p50),
         p99_ms: round3(b.latency.p99),
         rounds_req_per_s: rounds[v].map((r) => Math.round(r.perSecond)),
+        cpu_us_per_req: round3(Math.min(...rounds[v].map((r) => r.cpuPerRequestUs!))),
         median_req_per_s: Math.round(median(rounds[v].map((r) => r.perSecond))),
       };
     }
     const base = best('bare-http-proxy').perSecond;
-    const ratios = {
-      direct: ratio(best('direct').perSecond, base),
-      gateway: ratio(best('gateway').perSecond, base),
-      'express-hpm': ratio(best('express-hpm').perSecond, base),
-      gateway_paired_median: pairedMedianRatio(rounds['bare-http-proxy'], rounds.gateway, (r) => r.perSecond),
-    };
+    const ratios: Record<string, number> = {};
+    for (const v of VARIANTS) if (v !== 'bare-http-proxy') ratios[v] = ratio(best(v).perSecond, base);
+    ratios.gateway_paired_median = pairedMedianRatio(rounds['bare-http-proxy'], rounds.gateway, (r) => r.perSecond);
+    // CPU per request barely moves with other load on the machine: bare ÷ ours, so higher is better like req/s.
+    const minCpu = (v: Variant) => Math.min(...rounds[v].map((r) => r.cpuPerRequestUs!));
+    ratios.gateway_cpu = ratio(minCpu('bare-http-proxy'), minCpu('gateway'));
     printTable(
       `gateway: req/s at concurrency ${CONCURRENCY}, keep-alive, best of ${ROUNDS} rounds of ${DURATION_MS} ms`,
-      ['variant', 'req/s', 'p50 ms', 'p99 ms', 'vs bare http-proxy'],
+      ['variant', 'req/s', 'p50 ms', 'p99 ms', 'vs bare http-proxy', 'CPU µs/req'],
       VARIANTS.map((v) => {
         const b = best(v);
-        return [v, b.perSecond, b.latency.p50, b.latency.p99, ratio(b.perSecond, base)];
+        return [v, b.perSecond, b.latency.p50, b.latency.p99, ratio(b.perSecond, base), minCpu(v)];
       }),
     );
     console.log(`\npaired median ratio gateway / bare-http-proxy (noise check): ${ratios.gateway_paired_median}`);
+    console.log(`CPU per request, bare-http-proxy / gateway: ${ratios.gateway_cpu} (1.0 = the gateway costs no more)`);
     return {
       method: `${ROUNDS} rounds alternating the variants; each round: ${WARMUP_MS} ms warm-up then ${DURATION_MS} ms with ${CONCURRENCY} requests in flight on a keep-alive agent, load generator in its own process; best round per variant`,
       params: {
@@ -300,8 +350,11 @@ export async function runGateway(): Promise<SuiteReport> {
       },
       figures,
       ratio: ratios,
-      targets: { gateway: '>= 0.8 (gateway req/s / bare http-proxy req/s)' },
-      met: ratios.gateway >= 0.8,
+      targets: {
+        gateway: '>= 0.8 (gateway req/s / bare http-proxy req/s)',
+        gateway_cpu: 'information (bare http-proxy CPU per request / gateway CPU per request)',
+      },
+      met: ratios.gateway! >= 0.8,
     };
   } finally {
     await Promise.all(children.map(stop));
@@ -320,7 +373,8 @@ if (role !== undefined) {
     upstream: upstreamRole,
     'bare-proxy': () => bareProxyRole(target),
     express: () => expressRole(target),
-    gateway: () => gatewayRole(target),
+    gateway: () => gatewayRole(target, false),
+    'gateway-plain': () => gatewayRole(target, true),
     load: loadRole,
   };
   roles[role]!().catch((err: unknown) => {

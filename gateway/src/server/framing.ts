@@ -10,7 +10,8 @@ import type { IncomingMessage } from 'node:http';
  * - Transfer-Encoding other than exactly `chunked` (`identity, chunked`, `gzip, chunked`):
  *   the gateway forwards bodies de-chunked, and an upstream could frame them otherwise;
  * - Transfer-Encoding on an HTTP/1.0 request (RFC 9112 §6.1: the framing is faulty);
- * - more than one Host header (RFC 9112 §3.2: 400).
+ * - no Host header in HTTP/1.1, or more than one (RFC 9112 §3.2: 400). Node's own check is
+ *   turned off (`requireHostHeader: false`) so that this refusal has the JSON body too.
  *
  * Returns what is wrong, or undefined. Costs one pass over `rawHeaders` comparing name
  * lengths: no allocation.
@@ -29,6 +30,7 @@ export function framingProblem(req: IncomingMessage): string | undefined {
     const name = raw[i]!;
     if (name.length === 4 && name.toLowerCase() === 'host' && ++hosts > 1) return 'more than one Host header';
   }
+  if (hosts === 0 && req.httpVersionMajor === 1 && req.httpVersionMinor === 1) return 'HTTP/1.1 needs a Host header';
   return undefined;
 }
 

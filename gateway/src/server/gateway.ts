@@ -83,6 +83,8 @@ interface Running {
 /** A gateway in this process: one public listener, an optional admin listener. */
 class HttpGateway implements Gateway {
   readonly logger: Logger;
+  /** The application's logger; components log through children of it (`component: ...`). */
+  readonly #root: Logger;
   readonly #o: ResolvedGatewayOptions;
   readonly #metrics: GatewayMetrics;
   readonly #guard: AuthGuard;
@@ -97,7 +99,8 @@ class HttpGateway implements Gateway {
 
   constructor(o: ResolvedGatewayOptions) {
     this.#o = o;
-    this.logger = gatewayLogger(o);
+    this.#root = rootLogger(o);
+    this.logger = this.#root.child({ component: 'gateway' });
     this.#metrics = new GatewayMetrics({ processMetrics: true, ...o.metrics });
     this.#guard = o.auth.guard instanceof AuthGuard ? o.auth.guard : new AuthGuard(o.auth.guard);
     this.#rateLimiter = new RateLimiter({
@@ -105,7 +108,7 @@ class HttpGateway implements Gateway {
       store: o.rateLimit.store ?? defaultRateLimitStore(o),
       trustProxy: o.trustProxy,
       metrics: this.#metrics,
-      logger: this.logger.child({ component: 'ratelimit' }),
+      logger: this.#root.child({ component: 'ratelimit' }),
     });
     this.#clientIp = this.#rateLimiter.clientIp;
   }
@@ -133,7 +136,7 @@ class HttpGateway implements Gateway {
       );
     }
     const ownsInfra = o.infra === undefined;
-    const infra = o.infra ?? (await createInfrastructure({ env: o.env, logger: log.child({ component: 'infra' }) }));
+    const infra = o.infra ?? (await createInfrastructure({ env: o.env, logger: this.#root }));
     const partial: Partial<Running> = { infra, ownsInfra };
     this.#running = partial as Running;
 
@@ -144,7 +147,7 @@ class HttpGateway implements Gateway {
     await waitBounded(view.ready, 5_000);
 
     const source = o.routes ?? this.#routeSource(infra);
-    const store = new RouteStore({ source, logger: log.child({ component: 'routes' }) });
+    const store = new RouteStore({ source, logger: this.#root.child({ component: 'routes' }) });
     partial.store = store;
     partial.routeSource = source.kind;
     const runtimes = new RouteRuntimes({
@@ -169,7 +172,7 @@ class HttpGateway implements Gateway {
       ...o.upstream,
       view,
       metrics: this.#metrics,
-      logger: log.child({ component: 'upstream' }),
+      logger: this.#root.child({ component: 'upstream' }),
     });
     partial.pool = pool;
     await pool.start();
@@ -181,6 +184,7 @@ class HttpGateway implements Gateway {
       guard: this.#guard,
       rateLimiter: this.#rateLimiter,
       clientIp: this.#clientIp,
+      trustProxy: o.trustProxy,
       forwarder: pool,
       rpc: new RpcBridge(infra.transport, this.#metrics),
       schemas: infra.schemas,
@@ -225,7 +229,7 @@ class HttpGateway implements Gateway {
 
   #routeSource(infra: Infrastructure): RouteSource {
     const o = this.#o;
-    const logger = this.logger.child({ component: 'routes' });
+    const logger = this.#root.child({ component: 'routes' });
     const endpoints = infra.config.etcdEndpoints;
     if (endpoints.length > 0)
       return new EtcdRouteSource({ endpoints: [...endpoints], namespace: infra.namespace, logger });
@@ -239,8 +243,8 @@ class HttpGateway implements Gateway {
       keepAliveTimeout: o.keepAliveTimeoutMs,
       headersTimeout: o.headersTimeoutMs,
       requestTimeout: o.requestTimeoutMs,
-      // The gateway checks Host itself (more than one is refused); node refuses a missing one.
-      requireHostHeader: true,
+      // The gateway checks Host itself (missing or repeated: 400 with the JSON error body).
+      requireHostHeader: false,
     };
     const server: HttpServer =
       o.tls === undefined
@@ -330,9 +334,14 @@ class HttpGateway implements Gateway {
   }
 }
 
-/** The gateway's own pino logger, unless one was given: an application owns its logger. */
+/** The logger given, or the gateway's own pino logger: an application owns its logger. */
+function rootLogger(o: ResolvedGatewayOptions): Logger {
+  return o.logger ?? pino({ level: o.logLevel });
+}
+
+/** The gateway's logger (`component: gateway`). */
 export function gatewayLogger(o: ResolvedGatewayOptions): Logger {
-  return (o.logger ?? pino({ level: o.logLevel })).child({ component: 'gateway' });
+  return rootLogger(o).child({ component: 'gateway' });
 }
 
 /** Redis when SWITCHYARD_REDIS is set; in a cluster worker the primary's counters; else memory. */

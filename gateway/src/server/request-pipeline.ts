@@ -1,13 +1,15 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
 import { isSwitchyardError, UnavailableError, validationError } from '@switchyard/broker';
 import type { SchemaRegistry } from '@switchyard/sdk';
 import type { Logger } from 'pino';
 import type { AuthGuard } from '../auth/auth-guard.js';
 import { ANONYMOUS, type Identity } from '../auth/identity.js';
+import { stripIdentityHeaders } from '../auth/identity-headers.js';
 import type { GatewayMetrics } from '../metrics/gateway-metrics.js';
 import type { RejectReason } from '../metrics/labels.js';
-import type { ClientIpResolver } from '../ratelimit/client-ip.js';
+import type { ClientIpResolver, TrustProxy } from '../ratelimit/client-ip.js';
 import type { RateLimiter } from '../ratelimit/rate-limiter.js';
 import { normalizePath, pathRejectedError } from '../routing/normalize-path.js';
 import type { RouteStore } from '../routing/route-store.js';
@@ -35,6 +37,8 @@ export interface RequestPipelineDeps {
   guard: AuthGuard;
   rateLimiter: RateLimiter;
   clientIp: ClientIpResolver;
+  /** The resolver's setting: without trusted proxies the client address is the socket's, computed once per connection. */
+  trustProxy: TrustProxy;
   forwarder: Forwarder;
   rpc: RpcBridge;
   schemas: SchemaRegistry;
@@ -58,6 +62,8 @@ class Exchange {
 
 const EXCHANGE = Symbol('switchyard.exchange');
 type Tagged = ServerResponse & { [EXCHANGE]?: Exchange };
+const CLIENT_IP = Symbol('switchyard.clientIp');
+type IpTagged = Socket & { [CLIENT_IP]?: string };
 
 /**
  * Every proxied request goes through here, on node's own `http` server, in this order:
@@ -88,9 +94,11 @@ export class RequestPipeline {
   /** Bound once: node's `upgrade` listener. */
   readonly upgrade: (req: IncomingMessage, socket: Duplex, head: Buffer) => void;
   readonly #onClose: (this: ServerResponse) => void;
+  readonly #trustsProxies: boolean;
 
   constructor(deps: RequestPipelineDeps) {
     this.#d = deps;
+    this.#trustsProxies = deps.trustProxy !== false && deps.trustProxy !== 0;
     this.handle = (req, res) => {
       const x = new Exchange(performance.now());
       (res as Tagged)[EXCHANGE] = x;
@@ -137,8 +145,10 @@ export class RequestPipeline {
       const declared = req.headers['content-length'];
       if (declared !== undefined && Number(declared) > rt.maxBodyBytes) throw bodyTooLarge(rt.maxBodyBytes);
 
-      const clientIp = d.clientIp.fromRequest(req);
-      const identity = await this.#admit(req, res, rt, path, clientIp);
+      const clientIp = this.#clientIp(req);
+      let identity: Identity = ANONYMOUS;
+      if (rt.authOff && rt.limitKey === undefined) stripIdentityHeaders(req);
+      else identity = await this.#admit(req, res, rt, path, clientIp);
 
       let body: Buffer | undefined;
       // A chunked body announces no length: it is read (up to the limit) rather than streamed.
@@ -172,7 +182,26 @@ export class RequestPipeline {
     }
   }
 
-  /** Rate limit and auth, in the order the route's limit key needs. Throws the refusal. */
+  /**
+   * The client address. Unless trusted proxies may rewrite it per request (X-Forwarded-For),
+   * it is the connection's peer: parsed once per connection, not once per request.
+   */
+  #clientIp(req: IncomingMessage): string {
+    if (this.#trustsProxies && req.headers['x-forwarded-for'] !== undefined) return this.#d.clientIp.fromRequest(req);
+    const socket = req.socket as IpTagged;
+    let ip = socket[CLIENT_IP];
+    if (ip === undefined) {
+      ip = this.#d.clientIp.resolve(socket.remoteAddress, undefined);
+      socket[CLIENT_IP] = ip;
+    }
+    return ip;
+  }
+
+  /**
+   * Rate limit and auth, in the order the route's limit key needs; throws the refusal. An
+   * IP-keyed limit comes first, so a flood never costs a signature check. Routes with auth
+   * `off` skip the guard's promise: stripping spoofed identity headers is all it would do.
+   */
   async #admit(
     req: IncomingMessage,
     res: ServerResponse,
@@ -247,7 +276,7 @@ export class RequestPipeline {
       const rt = d.runtimes.get(hit.route);
       if (rt.broken !== undefined) throw rt.broken;
       if (rt.rpc) throw methodNotAllowed(`${method} with Upgrade`, []);
-      const clientIp = d.clientIp.fromRequest(req);
+      const clientIp = this.#clientIp(req);
       const sink = new HeaderSink();
       if (rt.limitKey === 'ip') await this.#limit(sink as unknown as ServerResponse, routeId, clientIp, ANONYMOUS);
       const identity = await d.guard.authorize(req, rt.auth!, target.path);

@@ -19,6 +19,8 @@ import type { RouteTable } from '../routing/route-table.js';
 export interface RouteRuntime {
   readonly route: CompiledRoute;
   readonly auth: RouteAuth | undefined;
+  /** Auth mode `off`: the guard would only strip client-sent identity headers. */
+  readonly authOff: boolean;
   /** Set when the route cannot be served (its requests get this error). */
   readonly broken: SwitchyardError | undefined;
   readonly maxBodyBytes: number;
@@ -95,6 +97,7 @@ export class RouteRuntimes {
     return Object.freeze({
       route,
       auth,
+      authOff: auth?.mode === 'off',
       broken,
       maxBodyBytes: route.maxBodyBytes ?? d.maxBodyBytes,
       timeoutMs: route.timeoutMs ?? d.timeoutMs,
