@@ -3,6 +3,7 @@ export { describeError, exitCodeOf, UnreachableError, UsageError } from './outpu
 export { EXIT, type ExitCode } from './output/exit-codes.js';
 export { type CliIo, processIo, type TextSink } from './output/io.js';
 export { buildProgram } from './program.js';
+export { type AppliedRoutes, applyRoutePlan, readStoredRoutes, type StoredRoutes } from './routes/etcd-routes.js';
 export { type FieldChange, fieldChanges } from './routes/field-diff.js';
 export { isNoop, planRoutes, type RoutePlan, type StoredRoute } from './routes/route-plan.js';
 export { type DesiredRoute, validateRoutesFile } from './routes/routes-file.js';

@@ -77,11 +77,14 @@ export function registerSchemasCommand(program: Command, io: CliIo): void {
   examples(
     schemas
       .command('get')
-      .description('print a published schema (the latest version, or --version N)')
+      .description('print a published schema (the latest version, or the one given); --json prints the whole record')
       .argument('<id>', 'the schema $id')
-      .option('--version <n>', 'this version instead of the latest')
-      .action(action<{ version?: string }>(io, getSchema)),
-    ['switchyard schemas get https://schemas.switchyard.dev/orders/order.create.request.json'],
+      .argument('[version]', 'this version instead of the latest')
+      .action(action(io, getSchema)),
+    [
+      'switchyard schemas get https://schemas.switchyard.dev/orders/order.create.request.json',
+      'switchyard schemas get https://schemas.switchyard.dev/orders/order.create.request.json 1 --json',
+    ],
   );
 }
 
@@ -231,8 +234,8 @@ async function listSchemas(ctx: CommandContext): Promise<void> {
   );
 }
 
-async function getSchema(ctx: CommandContext, [id]: string[], opts: { version?: string }): Promise<void> {
-  const version = opts.version === undefined ? undefined : parsePositiveInt(opts.version, '--version');
+async function getSchema(ctx: CommandContext, [id, wanted]: string[]): Promise<void> {
+  const version = wanted === undefined ? undefined : parsePositiveInt(wanted, 'version');
   const p = publisher(ctx, false);
   const record = await ctx.reachEtcd('reading the schema', () => p.get(id!, version));
   ctx.outJson(ctx.json ? record : record.schema);
