@@ -16,6 +16,11 @@ const onSignal = (signal: NodeJS.Signals) => {
 };
 process.on('SIGINT', onSignal);
 process.on('SIGTERM', onSignal);
+// `switchyard routes list | head -1`: a reader that stops reading is not an error.
+process.stdout.on('error', (err: NodeJS.ErrnoException) => {
+  if (err.code === 'EPIPE') process.exit(EXIT.OK);
+  throw err;
+});
 
 const code = await runCli(process.argv.slice(2), processIo(controller.signal));
 // Exit explicitly: a library timer left behind must not keep a finished command alive.

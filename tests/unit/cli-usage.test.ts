@@ -76,6 +76,10 @@ describe('usage errors exit 2 and say what is wrong', () => {
     [['schemas', 'push', 'no-such-dir'], /no-such-dir is not a directory of schema files/],
     [['schemas', 'check', 'schemas'], /no etcd configured to check compatibility against/],
     [['token', '--sub', 'alice'], /SWITCHYARD_DEV_JWT_SECRET is not set/],
+    [['gateway', '--port', 'http'], /--port must be a port from 0 to 65535/],
+    [['gateway', '--port', '8088', '--admin-port', '8088'], /"adminPort" must differ from port/],
+    [['gateway', '--log-level', 'loud'], /--log-level must be one of fatal, error/],
+    [['schemas', 'get', 'https://x/y.json', 'latest'], /version must be an integer from 1/],
   ])('%j', async (argv, message) => {
     const r = await cli(argv as string[]);
     expect(r.code).toBe(EXIT.USAGE);

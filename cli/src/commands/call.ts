@@ -59,11 +59,10 @@ async function callMethod(ctx: CommandContext, [target, inline]: string[], opts:
   const callOptions = { timeoutMs, headers, signal: ctx.io.signal };
   try {
     if (opts.stream) {
-      await ctx.step(`streaming ${service}.${method}`, async () => {
-        for await (const item of transport.stream(service, method, payload, callOptions)) {
-          ctx.out(JSON.stringify(item));
-        }
-      });
+      // No spinner: items arrive on stdout as they come. Ctrl-C cancels the stream itself.
+      for await (const item of transport.stream(service, method, payload, callOptions)) {
+        ctx.out(JSON.stringify(item));
+      }
       return;
     }
     const reply = await ctx.step(`calling ${service}.${method}`, () =>

@@ -44,6 +44,18 @@ export function registerGatewayCommand(program: Command, io: CliIo): void {
   );
 }
 
+const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'];
+
+function parsePort(value: string, flag: string): number {
+  const n = Number(value);
+  if (!/^\d+$/.test(value) || n > 65_535) {
+    throw new UsageError(
+      `${flag} must be a port from 0 to 65535${flag === '--admin-port' ? ' or off' : ''}, got ${JSON.stringify(value)}`,
+    );
+  }
+  return n;
+}
+
 async function runGateway(ctx: CommandContext, _args: string[], opts: GatewayOpts): Promise<void> {
   const s = ctx.settings;
   // The gateway reads its settings from an environment: the CLI's flags become variables
@@ -52,21 +64,25 @@ async function runGateway(ctx: CommandContext, _args: string[], opts: GatewayOpt
   if (s.etcdEndpoints.length > 0) env[SWITCHYARD_ENV.etcd] = s.etcdEndpoints.join(',');
   if (s.amqpUrl !== undefined) env[SWITCHYARD_ENV.amqp] = s.amqpUrl;
   env[SWITCHYARD_ENV.namespace] = s.namespace;
-  if (opts.port !== undefined) env[GATEWAY_ENV.port] = opts.port;
-  if (opts.host !== undefined) env[GATEWAY_ENV.host] = opts.host;
-  if (opts.adminPort !== undefined) env[GATEWAY_ENV.adminPort] = opts.adminPort;
   if (opts.workers !== undefined) env[GATEWAY_ENV.workers] = String(parsePositiveInt(opts.workers, '--workers', 64));
-  if (opts.logLevel !== undefined) env[GATEWAY_ENV.logLevel] = opts.logLevel;
-  const options: GatewayOptions = { env };
-  if (opts.routes !== undefined) options.routesFile = opts.routes;
-  if (env[GATEWAY_ENV.workers] === undefined || env[GATEWAY_ENV.workers] === '1') {
-    // The logs are the gateway's output: they go where the command's stdout goes.
-    const level = env[GATEWAY_ENV.logLevel]?.trim() || 'info';
-    try {
-      options.logger = pino({ level }, { write: (line: string) => ctx.io.stdout.write(line) });
-    } catch (err) {
-      throw new UsageError(`--log-level: ${(err as Error).message}`);
+  if (opts.logLevel !== undefined) {
+    if (!LOG_LEVELS.includes(opts.logLevel)) {
+      throw new UsageError(`--log-level must be one of ${LOG_LEVELS.join(', ')}, got ${JSON.stringify(opts.logLevel)}`);
     }
+    env[GATEWAY_ENV.logLevel] = opts.logLevel;
+  }
+  const options: GatewayOptions = { env };
+  if (opts.port !== undefined) options.port = parsePort(opts.port, '--port');
+  if (opts.host !== undefined) options.host = opts.host;
+  if (opts.adminPort !== undefined) {
+    options.adminPort = opts.adminPort === 'off' ? false : parsePort(opts.adminPort, '--admin-port');
+  }
+  if (opts.routes !== undefined) options.routesFile = opts.routes;
+  const level = env[GATEWAY_ENV.logLevel]?.trim() || 'info';
+  if ((env[GATEWAY_ENV.workers] ?? '1') === '1' && LOG_LEVELS.includes(level)) {
+    // The logs are the gateway's output: they go where the command's stdout goes. (Cluster
+    // workers log to their own stdout, which is this process's.)
+    options.logger = pino({ level }, { write: (line: string) => ctx.io.stdout.write(line) });
   }
   const gateway = createGateway(options);
   ctx.defer(() => gateway.close());
