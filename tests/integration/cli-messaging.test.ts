@@ -64,6 +64,17 @@ async function queueExists(name: string): Promise<boolean> {
   }
 }
 
+async function deleteQueues(names: string[]): Promise<void> {
+  const conn = await amqplib.connect(amqpUrl);
+  try {
+    const ch = await conn.createChannel();
+    for (const name of names) await ch.deleteQueue(name);
+    await ch.close();
+  } finally {
+    await conn.close();
+  }
+}
+
 describe('switchyard call', () => {
   it('prints the reply as JSON, with the caller identity and the CLI as source', async () => {
     const r = await cli(['call', 'cli-echo.say', '{"orderId":"o-1"}', '--caller', 'alice'], { env });
@@ -139,6 +150,7 @@ describe('switchyard publish and subscribe', () => {
     const sub = await server.subscribe('cli.orders.*', (e) => void seen.push(e), {
       group: 'cli-test',
       queueType: 'classic',
+      retry: { attempts: 1 }, // no retry delay queues to clean up
     });
     try {
       const r = await cli(['publish', 'cli.orders.created', '{"orderId":"o-1"}', '--json'], { env });
@@ -149,6 +161,7 @@ describe('switchyard publish and subscribe', () => {
       expect(seen[0]!.headers['x-source']).toBe('switchyard-cli');
     } finally {
       await sub.close();
+      await deleteQueues([sub.deadLetterQueue.replace(/\.dlq$/, ''), sub.deadLetterQueue]);
     }
     const lost = await cli(['publish', 'cli.nobody.listens', '{}'], { env });
     expect(lost.code).toBe(EXIT.FAILED);
@@ -196,11 +209,7 @@ describe('switchyard publish and subscribe', () => {
     expect(await run.done).toBe(EXIT.OK);
     const queue = `${namespace}.events.${group}.cli.kept.*`;
     expect(await queueExists(queue)).toBe(true);
-    const conn = await amqplib.connect(amqpUrl);
-    const ch = await conn.createChannel();
-    await ch.deleteQueue(queue);
-    await ch.deleteQueue(`${queue}.dlq`);
-    await conn.close();
+    await deleteQueues([queue, `${queue}.dlq`]);
   });
 });
 
