@@ -147,6 +147,24 @@ describe('server-sent events', () => {
     expect(elapsed).toBeLessThan(3000);
     await eventually(() => upstreamClosed, 3000, 'the upstream stream to close');
   });
+
+  it('so is a large fixed-length body that stalls; a small one is left to the client', async () => {
+    const { ups, front } = await setup(['a'], { responseIdleTimeoutMs: 200 });
+    ups[0]!.handler = (_req, res) => {
+      res.writeHead(200, { 'content-length': String(1 << 20) });
+      res.write(Buffer.alloc(1000)); // then nothing
+    };
+    const outcome = await new Promise<string>((resolve) => {
+      const req = request({ host: '127.0.0.1', port: front.port, path: '/big' }, (res) => {
+        res.resume();
+        res.on('end', () => resolve('ended'));
+        res.on('error', () => resolve('cut'));
+      });
+      req.on('error', () => resolve('cut'));
+      req.end();
+    });
+    expect(outcome).toBe('cut');
+  });
 });
 
 /** Opens a WebSocket through `port` with a raw socket; returns the handshake answer and the socket. */

@@ -3,8 +3,8 @@ import {
   resolvePoolOptions,
   responseHeaderList,
   setForwardedHeaders,
-  stripRequestHopHeaders,
   UPSTREAM_POOL_DEFAULTS,
+  withoutHopHeaders,
 } from '@switchyard/gateway';
 import { describe, expect, it } from 'vitest';
 
@@ -25,8 +25,11 @@ describe('hop-by-hop headers of the request', () => {
       accept: 'application/json',
       authorization: 'Bearer t',
     };
-    stripRequestHopHeaders(h);
-    expect(h).toEqual({ host: 'api.example.com', accept: 'application/json', authorization: 'Bearer t' });
+    expect(withoutHopHeaders(h)).toEqual({
+      host: 'api.example.com',
+      accept: 'application/json',
+      authorization: 'Bearer t',
+    });
   });
 
   it('does not let Connection remove the framing or the identity headers the gateway wrote', () => {
@@ -37,8 +40,7 @@ describe('hop-by-hop headers of the request', () => {
       'x-switchyard-subject': 'alice',
       'x-switchyard-auth': 'jwt',
     };
-    stripRequestHopHeaders(h);
-    expect(h).toEqual({
+    expect(withoutHopHeaders(h)).toEqual({
       host: 'h',
       'content-length': '3',
       'x-switchyard-subject': 'alice',

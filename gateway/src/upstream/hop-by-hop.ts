@@ -30,19 +30,27 @@ function isHopByHop(name: string): boolean {
 }
 
 /**
- * Removes hop-by-hop headers from a request about to be forwarded: the fixed set, every
- * `proxy-*` header, and every header named in `Connection` (except protected ones).
- * `Upgrade` and `Connection` are removed too; the WebSocket path puts back its own.
+ * The headers of a request to forward: all but the hop-by-hop ones (the fixed set, every
+ * `proxy-*` header, and every header named in `Connection` except protected ones).
+ * `Upgrade` and `Connection` go too; the WebSocket path puts back its own. A new object:
+ * deleting from node's header object would turn it into a slow dictionary-mode object
+ * that http.request then iterates.
  */
-export function stripRequestHopHeaders(headers: IncomingHttpHeaders): void {
+export function withoutHopHeaders(headers: IncomingHttpHeaders): IncomingHttpHeaders {
+  const out: IncomingHttpHeaders = {};
   const connection = headers.connection;
+  let named: Set<string> | undefined;
   if (connection !== undefined) {
     for (const token of connection.split(',')) {
       const name = token.trim().toLowerCase();
-      if (name !== '' && !isProtected(name)) delete headers[name];
+      if (name !== '' && !isProtected(name) && !isHopByHop(name)) (named ??= new Set()).add(name);
     }
   }
-  for (const name in headers) if (isHopByHop(name)) delete headers[name];
+  for (const name in headers) {
+    if (isHopByHop(name) || named?.has(name)) continue;
+    out[name] = headers[name];
+  }
+  return out;
 }
 
 /**

@@ -4,7 +4,7 @@ import { InternalError } from '@switchyard/broker';
 import type { UpstreamErrorReason } from '../metrics/labels.js';
 import type { CompiledRoute, ResolvedHttpTarget } from '../routing/route-compiler.js';
 import { setForwardedHeaders } from './forwarded-headers.js';
-import { responseHeaderList, stripRequestHopHeaders } from './hop-by-hop.js';
+import { responseHeaderList, withoutHopHeaders } from './hop-by-hop.js';
 import type { ResolvedPoolOptions } from './pool-options.js';
 import type { ServiceUpstreams } from './service-upstreams.js';
 import {
@@ -259,10 +259,11 @@ export class HttpExchange {
 
   #prepareHeaders(): void {
     const { req, body } = this.#f;
-    const headers = req.headers;
-    const host = headers.host;
-    const chunked = headers['transfer-encoding'] !== undefined;
-    stripRequestHopHeaders(headers);
+    const host = req.headers.host;
+    const chunked = req.headers['transfer-encoding'] !== undefined;
+    // Replaced, not edited: http-proxy copies req.headers into the upstream request.
+    const headers = withoutHopHeaders(req.headers);
+    req.headers = headers;
     setForwardedHeaders(headers, req, this.#f.clientIp, this.#f.requestId, host);
     if (body !== undefined) {
       this.#bodyKind = 'buffered';
@@ -353,8 +354,11 @@ export class HttpExchange {
       }
       res.writeHead(status, proxyRes.statusMessage);
     }
+    // The idle timeout costs listeners and a timer per request: only for responses that can
+    // last (streams without Content-Length, such as SSE, or large bodies). A short fixed-length
+    // body that stalls is ended by the client going away.
     const idle = this.#host.options.responseIdleTimeoutMs;
-    if (idle > 0) a.proxyReq?.setTimeout(idle, () => a.proxyReq?.destroy());
+    if (idle > 0 && isLong(list)) a.proxyReq?.setTimeout(idle, () => a.proxyReq?.destroy());
     proxyRes.on('error', () => this.#midBodyFailure(a));
     proxyRes.pipe(res);
   }
@@ -452,6 +456,18 @@ export class HttpExchange {
  */
 export function querySuffix(query: string): string {
   return query === '' || query.charCodeAt(0) === 0x3f ? query : `?${query}`;
+}
+
+/** Responses at least this long (or without a length) get the idle timeout. */
+const LONG_BODY_BYTES = 64 * 1024;
+
+/** From the raw header list: `proxyRes.headers` would build node's header object just for this. */
+function isLong(list: readonly string[]): boolean {
+  for (let i = 0; i < list.length; i += 2) {
+    const name = list[i]!;
+    if (name.length === 14 && name.toLowerCase() === 'content-length') return !(Number(list[i + 1]) < LONG_BODY_BYTES);
+  }
+  return true;
 }
 
 function bufferStream(body: Buffer): Readable {

@@ -4,7 +4,7 @@ export { createBalancer } from './balancers.js';
 export { type Admission, CircuitBreaker } from './circuit-breaker.js';
 export { ConsistentHashBalancer, DEFAULT_VIRTUAL_NODES } from './consistent-hash.js';
 export { setForwardedHeaders } from './forwarded-headers.js';
-export { responseHeaderList, stripRequestHopHeaders } from './hop-by-hop.js';
+export { responseHeaderList, withoutHopHeaders } from './hop-by-hop.js';
 export type { ForwardRequest } from './http-exchange.js';
 export { LeastOutstandingBalancer } from './least-outstanding.js';
 export { OutlierDetector, type OutlierEvents } from './outlier-detector.js';

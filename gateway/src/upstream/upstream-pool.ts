@@ -69,17 +69,37 @@ export class UpstreamPool {
     this.#httpAgent = new HttpAgent(agentOptions);
     this.#httpsAgent = new HttpsAgent(agentOptions);
     this.#proxy = createProxy();
-    this.#proxy.on('proxyReq', (proxyReq, _req, _res, opts) => {
+    // These listeners run inside node's socket and parser callbacks: an exception there would
+    // take the process down, so a bug of ours costs only the one exchange.
+    this.#proxy.on('proxyReq', (proxyReq, _req, res, opts) => {
       const a = (opts as Partial<AttemptOptions>).switchyardAttempt;
-      a?.exchange.socketAssigned(a, proxyReq);
+      try {
+        a?.exchange.socketAssigned(a, proxyReq);
+      } catch (err) {
+        this.#internalFailure(err, 'proxyReq');
+        proxyReq.destroy();
+        res.destroy();
+      }
     });
-    this.#proxy.on('proxyRes', (proxyRes) => {
+    this.#proxy.on('proxyRes', (proxyRes, _req, res) => {
       const a = attemptOf((proxyRes as IncomingMessage & { req: Parameters<typeof attemptOf>[0] }).req);
-      if (a !== undefined) a.exchange.responded(a, proxyRes);
-      else proxyRes.resume();
+      try {
+        if (a !== undefined) a.exchange.responded(a, proxyRes);
+        else proxyRes.resume();
+      } catch (err) {
+        this.#internalFailure(err, 'proxyRes');
+        proxyRes.destroy();
+        res.destroy();
+      }
     });
-    this.#proxy.on('proxyReqWs', (proxyReq, _req, _socket, opts) => {
-      (opts as Partial<UpgradeOptions>).switchyardUpgrade?.requestCreated(proxyReq);
+    this.#proxy.on('proxyReqWs', (proxyReq, _req, socket, opts) => {
+      try {
+        (opts as Partial<UpgradeOptions>).switchyardUpgrade?.requestCreated(proxyReq);
+      } catch (err) {
+        this.#internalFailure(err, 'proxyReqWs');
+        proxyReq.destroy();
+        socket.destroy();
+      }
     });
     // Every call passes its own error callback; this only sees http-proxy's own misuse errors.
     this.#proxy.on('error', (err) => o.logger.error({ err }, 'upstream: proxy error outside a request'));
@@ -259,6 +279,10 @@ export class UpstreamPool {
     log.call(this.#o.logger, { service: svc.name, state }, `upstream: circuit of ${svc.name} is ${state}`);
     const metrics = this.#o.metrics;
     if (metrics !== undefined) for (const routeId of svc.routes) metrics.setCircuitState(routeId, svc.name, state);
+  }
+
+  #internalFailure(err: unknown, where: string): void {
+    this.#o.logger.error({ err, where }, 'upstream: internal error while proxying; the exchange was cut');
   }
 
   #upstreamError(routeId: string, reason: UpstreamErrorReason): void {
