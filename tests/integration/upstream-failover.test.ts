@@ -233,6 +233,15 @@ describe('what is retried and what is not', () => {
     expect(json(streamed.body)).toMatchObject({ details: { reason: 'stale', attempts: 1 } });
   });
 
+  it('with more retries than instances, the tries alternate: never the same instance twice in a row', async () => {
+    const { ups, front } = await setup(['a', 'b'], {}, {}, { retries: { attempts: 3 } });
+    for (const u of ups) u.handler = (req) => req.socket.destroy();
+    const r = await send(front.port, '/x');
+    expect(r.status).toBe(502);
+    expect(json(r.body)).toMatchObject({ details: { attempts: 4 } });
+    expect(ups.map((u) => u.requests)).toEqual([2, 2]);
+  });
+
   it('a 503 answer is retried for GET but relayed as is for POST', async () => {
     const { ups, front } = await setup(['a', 'b']);
     ups[0]!.handler = (_req, res) => {

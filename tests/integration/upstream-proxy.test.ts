@@ -1,5 +1,5 @@
 import { Agent, createServer, type IncomingMessage, type ServerResponse } from 'node:http';
-import type { AddressInfo } from 'node:net';
+import { type AddressInfo, connect } from 'node:net';
 import { UpstreamPool } from '@switchyard/gateway';
 import type { MemoryRegistry, RegistryView } from '@switchyard/sdk';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
@@ -107,6 +107,24 @@ describe('forwarding', () => {
     expect(out).toMatch(/deleted with body/);
     expect(a.seen[0]!.headers['content-length']).toBeUndefined();
     expect(a.requests).toBeGreaterThan(0);
+  });
+
+  it('answers Expect: 100-continue itself and does not pass Expect on', async () => {
+    a.handler = (_req, res, body) => res.end(`got ${body}`);
+    const out = await new Promise<string>((resolve, reject) => {
+      const s = connect(front.port, '127.0.0.1');
+      let text = '';
+      s.on('data', (d) => {
+        text += d.toString();
+        if (text.startsWith('HTTP/1.1 100') && !text.includes('got')) s.write('hello');
+      });
+      s.on('end', () => resolve(text));
+      s.on('error', reject);
+      s.write('POST /c HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\nExpect: 100-continue\r\nConnection: close\r\n\r\n');
+    });
+    expect(out).toMatch(/^HTTP\/1\.1 100 Continue/);
+    expect(out).toMatch(/HTTP\/1\.1 200 OK[\s\S]*got hello$/);
+    expect(a.seen[0]!.headers.expect).toBeUndefined();
   });
 
   it('sends a buffered body as is, with its own Content-Length', async () => {
