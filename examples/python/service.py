@@ -352,8 +352,14 @@ def main(argv):
     print('READY', flush=True)
 
     # Short slices so a signal is noticed quickly; handlers run inside process_data_events.
-    while not stopping:
-        conn.process_data_events(time_limit=0.2)
+    try:
+        while not stopping:
+            conn.process_data_events(time_limit=0.2)
+    except pika.exceptions.AMQPError as err:
+        # No reconnection here: unacked messages are back in RabbitMQ already, and a
+        # supervisor (systemd, compose `restart:`) starts a fresh process.
+        print(f'lost the connection to RabbitMQ: {err!r}', file=sys.stderr)
+        return 1
 
     # Cancel first: unacked deliveries go back to the queue for another instance.
     rpc_ch.basic_cancel(server.tag)
