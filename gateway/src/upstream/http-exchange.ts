@@ -99,8 +99,8 @@ export function attemptOf(proxyReq: ClientRequest): Attempt | undefined {
 /**
  * One forwarded request, from the pick of an instance to the end of the response:
  * attempts and retries, the deadline, health and circuit bookkeeping, and the response
- * (proxied, or a JSON error). It never throws; `done` resolves when the client's response
- * has closed (finished or aborted).
+ * (proxied, or a JSON error). It never throws; `resolve` (the promise `forward()`
+ * returned) is called when the client's response has closed (finished or aborted).
  *
  * Retry rules. A retry goes to another instance than the one that just failed, within
  * `retries.attempts` extra tries, and never after the response has started:
@@ -108,7 +108,8 @@ export function attemptOf(proxyReq: ClientRequest): Attempt | undefined {
  *   before any response byte: any method, as long as the body can be sent again;
  * - other socket errors before the response, or a 502/503 answer: only idempotent
  *   methods, and only with a buffered or empty body;
- * - a deadline is never retried: `timeoutMs` bounds the whole exchange.
+ * - a deadline is never retried: `timeoutMs` bounds the whole wait for the response
+ *   headers, all attempts included (the body is then bounded by the idle timeout).
  * A body can be sent again when it was buffered, is empty, or was never read (a streamed
  * body is read from the client only once a connection is up).
  */
