@@ -26,6 +26,7 @@ describe('AmqpTransport options', () => {
     ['a negative publishTimeoutMs', { publishTimeoutMs: -1 }, 'publishTimeoutMs'],
     ['defaultTimeoutMs as a string', { defaultTimeoutMs: '100' as unknown as number }, 'defaultTimeoutMs'],
     ['connectTimeoutMs 0', { connectTimeoutMs: 0 }, 'connectTimeoutMs'],
+    ['drainTimeoutMs 0', { drainTimeoutMs: 0 }, 'drainTimeoutMs'],
     ['a negative heartbeat', { heartbeat: -5 }, 'heartbeat'],
     ['a default content type without a codec', { defaultContentType: 'text/csv' }, 'text/csv'],
     ['a logger without warn()', { logger: { debug() {}, info() {}, error() {} } as never }, 'logger'],
@@ -83,5 +84,49 @@ describe('AmqpTransport lifecycle', () => {
       .catch((e: unknown) => e);
     expect(isSwitchyardError(streamed, 'CLOSED')).toBe(true);
     await expect(t.start()).rejects.toMatchObject({ code: 'CLOSED' });
+  });
+});
+
+describe('AmqpTransport drain bound', () => {
+  it('a server whose handler ignores its signal closes at drainTimeoutMs, and the request goes to another instance', async () => {
+    const stuck = new AmqpTransport({ url, namespace, drainTimeoutMs: 300 });
+    const healthy = new AmqpTransport({ url, namespace });
+    const client = new AmqpTransport({ url, namespace });
+    await Promise.all([stuck.start(), healthy.start(), client.start()]);
+    try {
+      let entered: () => void = () => {};
+      const inHandler = new Promise<void>((r) => {
+        entered = r;
+      });
+      const stuckServer = await stuck.serve('drain-bound', {
+        work: {
+          handler: () => {
+            entered();
+            return new Promise(() => {}); // never settles, ignores the abort signal
+          },
+        },
+      });
+      const reply = client.call('drain-bound', 'work', {}, { timeoutMs: 20_000 });
+      await inHandler;
+      const redelivered: boolean[] = [];
+      await healthy.serve('drain-bound', {
+        work: {
+          handler: (req) => {
+            redelivered.push(req.redelivered);
+            return { by: 'healthy' };
+          },
+        },
+      });
+      const t0 = Date.now();
+      await stuckServer.close();
+      const closeMs = Date.now() - t0;
+      expect(closeMs).toBeGreaterThanOrEqual(250);
+      expect(closeMs).toBeLessThan(10_000);
+      expect(await reply).toEqual({ by: 'healthy' });
+      expect(redelivered).toEqual([true]);
+    } finally {
+      await Promise.all([client.close(), healthy.close()]);
+      await stuck.close();
+    }
   });
 });

@@ -168,10 +168,30 @@ export class ConsumerChannel implements ChannelOwner {
     });
   }
 
-  /** stop(), wait for handlers, close the channel. Idempotent. */
-  async close(): Promise<void> {
+  /**
+   * stop(), wait for handlers (at most `drainTimeoutMs`), close the channel. Messages
+   * still unacked then are requeued by RabbitMQ; their late acks are dropped. Idempotent.
+   */
+  async close(drainTimeoutMs = Number.POSITIVE_INFINITY): Promise<void> {
     await this.stop();
-    await this.drained();
+    if (Number.isFinite(drainTimeoutMs)) {
+      let timer: NodeJS.Timeout | undefined;
+      const timedOut = await Promise.race([
+        this.drained().then(() => false),
+        new Promise<boolean>((resolve) => {
+          timer = setTimeout(() => resolve(true), drainTimeoutMs);
+        }),
+      ]);
+      clearTimeout(timer);
+      if (timedOut) {
+        this.logger.warn(
+          { consumer: this.spec.label, inFlight: this.inFlight, drainTimeoutMs },
+          'handlers still running at the drain timeout: closing anyway, RabbitMQ requeues their messages',
+        );
+      }
+    } else {
+      await this.drained();
+    }
     const slot = this.slot;
     this.slot = undefined;
     if (slot?.alive) {

@@ -28,6 +28,12 @@ export interface AmqpTransportOptions {
   publishTimeoutMs?: number;
   /** Call timeout when the caller gives none. Default 30000. */
   defaultTimeoutMs?: number;
+  /**
+   * How long closing a subscription or server waits for handlers in flight. Past it the
+   * channel closes anyway and RabbitMQ requeues their messages for another instance, so a
+   * handler that ignores its abort signal cannot hold shutdown forever. Default 30000.
+   */
+  drainTimeoutMs?: number;
   /** Codecs by content type. Default: JSON and msgpack. */
   codecs?: readonly Codec[];
   /** Content type for payloads when the caller names none. Default 'application/json'. */
@@ -51,6 +57,7 @@ export interface ResolvedOptions {
   readonly publishBufferSize: number;
   readonly publishTimeoutMs: number;
   readonly defaultTimeoutMs: number;
+  readonly drainTimeoutMs: number;
   readonly codecs: CodecRegistry;
   readonly connectTimeoutMs: number;
   readonly heartbeat: number | undefined;
@@ -120,6 +127,7 @@ export function resolveOptions(options: AmqpTransportOptions): ResolvedOptions {
     publishBufferSize: positiveInt('publishBufferSize', options.publishBufferSize, DEFAULT_PUBLISH_BUFFER_SIZE),
     publishTimeoutMs: positiveInt('publishTimeoutMs', options.publishTimeoutMs, DEFAULT_PUBLISH_TIMEOUT_MS),
     defaultTimeoutMs: positiveInt('defaultTimeoutMs', options.defaultTimeoutMs, DEFAULT_TIMEOUT_MS),
+    drainTimeoutMs: positiveInt('drainTimeoutMs', options.drainTimeoutMs, DEFAULT_TIMEOUT_MS),
     codecs,
     connectTimeoutMs: positiveInt('connectTimeoutMs', options.connectTimeoutMs, DEFAULT_CONNECT_TIMEOUT_MS),
     heartbeat,

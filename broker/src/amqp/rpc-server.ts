@@ -36,6 +36,7 @@ export interface RpcServerDeps {
   codecs: CodecRegistry;
   logger: TransportLogger;
   onError: (err: Error) => void;
+  drainTimeoutMs: number;
 }
 
 /** Validate serve() arguments; throws InvalidOptionsError naming the bad one. */
@@ -341,7 +342,7 @@ export class RpcServer implements Server, ConsumerSpec {
 
   /** Stop taking requests, finish those in flight; the auto-delete queue goes with the last server. */
   close(): Promise<void> {
-    this.closing ??= this.consumer.close().finally(() => this.onClosed(this));
+    this.closing ??= this.consumer.close(this.deps.drainTimeoutMs).finally(() => this.onClosed(this));
     return this.closing;
   }
 }

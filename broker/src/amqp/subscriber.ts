@@ -96,6 +96,7 @@ export interface SubscriberDeps {
   codecs: CodecRegistry;
   logger: TransportLogger;
   onError: (err: Error) => void;
+  drainTimeoutMs: number;
 }
 
 export class EventSubscription implements Subscription, ConsumerSpec {
@@ -268,7 +269,7 @@ export class EventSubscription implements Subscription, ConsumerSpec {
 
   /** Stop taking events, wait for handlers in flight. Idempotent. */
   close(): Promise<void> {
-    this.closing ??= this.consumer.close().finally(() => this.onClosed(this));
+    this.closing ??= this.consumer.close(this.deps.drainTimeoutMs).finally(() => this.onClosed(this));
     return this.closing;
   }
 }
