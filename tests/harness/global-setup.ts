@@ -1,6 +1,7 @@
 import type { TestProject } from 'vitest/node';
+import { deleteByPrefix } from '../fixtures/amqp-broker.js';
 import { PrivateEtcd } from './etcd.js';
-import { checkRabbit, checkRedis, testAmqpUrl, testRedisUrl } from './servers.js';
+import { checkRabbit, checkRedis, testAmqpUrl, testRedisUrl, testRunPrefix } from './servers.js';
 
 declare module 'vitest' {
   export interface ProvidedContext {
@@ -16,6 +17,7 @@ declare module 'vitest' {
  * or the run fails here with one line saying how to fix it. Nothing is skipped silently.
  */
 export default async function setup(project: TestProject): Promise<() => Promise<void>> {
+  const runPrefix = testRunPrefix();
   const problems: string[] = [];
   let etcd: PrivateEtcd | undefined;
   await Promise.all([
@@ -36,5 +38,9 @@ export default async function setup(project: TestProject): Promise<() => Promise
   project.provide('redisUrl', testRedisUrl());
   return async () => {
     await etcd?.close();
+    // Queues and exchanges this run declared (exchanges are never auto-deleted).
+    await deleteByPrefix(testAmqpUrl(), runPrefix).catch((err: Error) => {
+      console.warn(`could not delete this run's RabbitMQ queues/exchanges (${runPrefix}*): ${err.message}`);
+    });
   };
 }

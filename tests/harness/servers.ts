@@ -60,7 +60,21 @@ function redact(url: string): string {
   return url.replace(/\/\/[^@/]*@/, '//***@');
 }
 
+/**
+ * Identifies one `npm test` run. The global setup sets it before workers start, so every
+ * namespace of the run shares the prefix `sytest-<run>-` and the teardown can delete what
+ * the run left in RabbitMQ without touching a parallel run's.
+ */
+export function testRunId(): string {
+  process.env.SWITCHYARD_TEST_RUN_ID ??= `${Date.now().toString(36)}${randomBytes(2).toString('hex')}`;
+  return process.env.SWITCHYARD_TEST_RUN_ID;
+}
+
+export function testRunPrefix(): string {
+  return `sytest-${testRunId()}-`;
+}
+
 /** A namespace no other run or test file shares, so runs never collide. */
 export function uniqueNamespace(label: string): string {
-  return `sytest-${label}-${Date.now().toString(36)}-${randomBytes(3).toString('hex')}`;
+  return `${testRunPrefix()}${label}-${randomBytes(3).toString('hex')}`;
 }
