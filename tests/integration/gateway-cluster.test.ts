@@ -49,12 +49,13 @@ beforeAll(async () => {
     },
     stdio: ['ignore', 'pipe', 'inherit'],
   });
-  [url, adminUrl] = await new Promise<string[]>((resolve, reject) => {
+  [url, adminUrl] = await new Promise<[string, string]>((resolve, reject) => {
     const timer = setTimeout(() => reject(new Error('cluster not ready')), 40_000);
     createInterface({ input: primary.stdout! }).on('line', (line) => {
       if (!line.startsWith('READY ')) return;
       clearTimeout(timer);
-      resolve(line.slice(6).split(' '));
+      const [gatewayUrl = '', adminAddress = ''] = line.slice(6).split(' ');
+      resolve([gatewayUrl, adminAddress]);
     });
     primary.once('exit', (code) => reject(new Error(`cluster primary exited with ${code}`)));
   });
