@@ -33,8 +33,10 @@ import {
  * Proxying is http-proxy's (the engine under http-proxy-middleware), used directly with
  * per-request options rather than through http-proxy-middleware: the middleware has no
  * per-request options (deadline, replayable body, error callback per attempt, which
- * retries need), awaits an async router on every request, and measured slower (see the
- * upstream report: bare http-proxy 1.0, this pool ~0.97, http-proxy-middleware ~0.9).
+ * retries need) and awaits an async router on every request. Measured on 2 cores,
+ * 100-byte answers, 64 keep-alive clients: CPU per proxied request ~50 µs for bare
+ * http-proxy, +0-4 µs for this pool with every feature on, +1-9 µs for
+ * http-proxy-middleware alone; throughput of all three within the machine's noise.
  * Of http-proxy's passes only `stream` is kept: its X-Forwarded and timeout passes are
  * replaced by ours, and `deleteLength` would send `Content-Length: 0` ahead of a chunked
  * DELETE body (request smuggling). Responses are handled here (`selfHandleResponse`), so
