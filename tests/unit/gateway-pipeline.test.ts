@@ -1,3 +1,4 @@
+import { connect, type Socket } from 'node:net';
 import { MemoryRouteSource, signDevToken } from '@switchyard/gateway';
 import { createInfrastructure, createService, type Infrastructure, type Service } from '@switchyard/sdk';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -248,4 +249,90 @@ describe('gateway pipeline (embedded)', () => {
     await eventually(async () => expect((await send(gw.url, '/fresh2')).status).toBe(200));
     expect((await send(gw.url, '/api/orders/1', { headers: auth() })).status).toBe(200);
   });
+
+  it('Expect: 100-continue: refused before the body is sent, continued once the checks pass', async () => {
+    const tooBig = await conversation(gw.port, async (c) => {
+      c.send(
+        `POST /api/orders/1 HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer ${token}\r\nContent-Length: 500\r\nExpect: 100-continue\r\n\r\n`,
+      );
+      return c.read();
+    });
+    expect(tooBig).toMatch(/^HTTP\/1\.1 413 /);
+    expect(tooBig).not.toContain('100 Continue');
+    const unauthorised = await conversation(gw.port, async (c) => {
+      c.send('POST /api/orders/1 HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\nExpect: 100-continue\r\n\r\n');
+      return c.read();
+    });
+    expect(unauthorised).toMatch(/^HTTP\/1\.1 401 /);
+    const before = upstream.seen.length;
+    const accepted = await conversation(gw.port, async (c) => {
+      c.send(
+        `POST /api/orders/1 HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer ${token}\r\nContent-Length: 5\r\nExpect: 100-continue\r\nConnection: close\r\n\r\n`,
+      );
+      const first = await c.read();
+      c.send('hello');
+      return first + (await c.read());
+    });
+    expect(accepted).toMatch(/^HTTP\/1\.1 100 Continue\r\n\r\nHTTP\/1\.1 200 /);
+    expect(upstream.seen.length).toBe(before + 1);
+    expect(upstream.seen.at(-1)!.body).toBe('hello');
+  });
+
+  it('passes WebSocket upgrades through after the same checks', async () => {
+    const refused = await conversation(gw.port, async (c) => {
+      c.send('GET /api/orders/ws HTTP/1.1\r\nHost: x\r\nConnection: Upgrade\r\nUpgrade: websocket\r\n\r\n');
+      return c.read();
+    });
+    expect(refused).toMatch(/^HTTP\/1\.1 401 /);
+    const echoed = await conversation(gw.port, async (c) => {
+      c.send(
+        `GET /api/orders/ws HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer ${token}\r\nConnection: Upgrade\r\nUpgrade: websocket\r\n\r\n`,
+      );
+      const head = await c.read();
+      c.send('ping');
+      return head + (await c.read());
+    });
+    expect(echoed).toMatch(/^HTTP\/1\.1 101 /);
+    expect(echoed).toContain('orders:ping');
+    const seen = upstream.seen.at(-1)!;
+    expect(seen.url).toBe('/orders/ws');
+    expect(seen.headers['x-switchyard-subject']).toBe('alice');
+    // The client went away: the gateway closes the upstream side too.
+    await eventually(() => expect(upstream.openUpgrades()).toBe(0), 3_000);
+  });
 });
+
+interface Conversation {
+  send(text: string): void;
+  /** Everything received until 150 ms of silence. */
+  read(): Promise<string>;
+}
+
+/** A raw-socket exchange in turns (send, read what comes back, send more). */
+async function conversation<T>(port: number, talk: (c: Conversation) => Promise<T>): Promise<T> {
+  const socket: Socket = connect(port, '127.0.0.1');
+  await new Promise((resolve) => socket.once('connect', resolve));
+  let buffered = '';
+  socket.on('data', (d) => {
+    buffered += d.toString('latin1');
+  });
+  socket.on('error', () => {});
+  const c: Conversation = {
+    send: (text) => socket.write(text),
+    read: async () => {
+      let last = -1;
+      while (last !== buffered.length) {
+        last = buffered.length;
+        await new Promise((r) => setTimeout(r, 150));
+      }
+      const out = buffered;
+      buffered = '';
+      return out;
+    },
+  };
+  try {
+    return await talk(c);
+  } finally {
+    socket.destroy();
+  }
+}

@@ -260,6 +260,7 @@ class HttpGateway implements Gateway {
             pipeline.handle,
           ) as unknown as HttpServer);
     server.on('clientError', clientErrorListener(this.#metrics, o.maxHeaderBytes));
+    server.on('checkContinue', pipeline.handleExpectContinue);
     server.on('upgrade', (req, socket: Duplex, head: Buffer) => {
       this.#upgraded.add(socket);
       socket.once('close', () => this.#upgraded.delete(socket));

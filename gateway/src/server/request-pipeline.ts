@@ -57,6 +57,8 @@ class Exchange {
   atTarget = false;
   /** A gateway endpoint: not counted in the route metrics. */
   ops = false;
+  /** The client sent `Expect: 100-continue` and waits for the go-ahead before sending its body. */
+  expectsContinue = false;
   constructor(readonly start: number) {}
 }
 
@@ -91,6 +93,12 @@ export class RequestPipeline {
   draining = false;
   /** Bound once: node's `request` listener. */
   readonly handle: (req: IncomingMessage, res: ServerResponse) => void;
+  /**
+   * Bound once: node's `checkContinue` listener. The `100 Continue` is sent only once the
+   * request passed every check that does not need the body (route, size, auth, rate limit),
+   * so a refused client never uploads its body.
+   */
+  readonly handleExpectContinue: (req: IncomingMessage, res: ServerResponse) => void;
   /** Bound once: node's `upgrade` listener. */
   readonly upgrade: (req: IncomingMessage, socket: Duplex, head: Buffer) => void;
   readonly #onClose: (this: ServerResponse) => void;
@@ -101,6 +109,14 @@ export class RequestPipeline {
     this.#trustsProxies = deps.trustProxy !== false && deps.trustProxy !== 0;
     this.handle = (req, res) => {
       const x = new Exchange(performance.now());
+      (res as Tagged)[EXCHANGE] = x;
+      deps.inFlight.enter();
+      res.on('close', this.#onClose);
+      void this.#run(req, res, x);
+    };
+    this.handleExpectContinue = (req, res) => {
+      const x = new Exchange(performance.now());
+      x.expectsContinue = true;
       (res as Tagged)[EXCHANGE] = x;
       deps.inFlight.enter();
       res.on('close', this.#onClose);
@@ -120,7 +136,7 @@ export class RequestPipeline {
     try {
       const requestId = requestIdOf(req.headers[REQUEST_ID_HEADER]);
       x.requestId = requestId;
-      req.headers[REQUEST_ID_HEADER] = requestId;
+      // The upstream pool and the RPC bridge send it on from `requestId`; the client gets it back.
       res.setHeader(REQUEST_ID_HEADER, requestId);
       if (this.draining) res.setHeader('connection', 'close');
 
@@ -131,6 +147,7 @@ export class RequestPipeline {
       const path = target.path;
       if (isReservedPath(path)) {
         x.ops = true;
+        if (x.expectsContinue) res.writeContinue();
         d.ops(req, res);
         return;
       }
@@ -150,6 +167,7 @@ export class RequestPipeline {
       if (rt.authOff && rt.limitKey === undefined) stripIdentityHeaders(req);
       else identity = await this.#admit(req, res, rt, path, clientIp);
 
+      if (x.expectsContinue) res.writeContinue();
       let body: Buffer | undefined;
       // A chunked body announces no length: it is read (up to the limit) rather than streamed.
       if (rt.readsBody || req.headers['transfer-encoding'] !== undefined) body = await readBody(req, rt.maxBodyBytes);
@@ -216,12 +234,15 @@ export class RequestPipeline {
     return identity;
   }
 
-  async #limit(res: ServerResponse, routeId: string, ip: string, identity: Identity): Promise<void> {
+  /** Count the request; the RateLimit-* headers go on `res` (an upgrade has none to carry them). */
+  async #limit(res: ServerResponse | undefined, routeId: string, ip: string, identity: Identity): Promise<void> {
     // An API key is counted by its id (never the secret itself); it reaches here as `client_id`.
     const apiKey = identity.method === 'api-key' ? String(identity.claims.client_id ?? identity.subject) : undefined;
     const r = await this.#d.rateLimiter.check(routeId, { ip, subject: identity.subject, apiKey });
-    const h = r.headers;
-    for (const name in h) res.setHeader(name, h[name]!);
+    if (res !== undefined) {
+      const h = r.headers;
+      for (const name in h) res.setHeader(name, h[name]!);
+    }
     if (!r.allowed) throw r.error;
   }
 
@@ -244,6 +265,8 @@ export class RequestPipeline {
     if (!isSwitchyardError(err) || err.canonical === 'INTERNAL') {
       d.logger.error({ err, requestId: x.requestId, route: x.routeId }, 'gateway: request failed inside the gateway');
     }
+    // Refused before `100 Continue`: the client may never send the body, so the connection cannot be reused.
+    if (x.expectsContinue && !res.headersSent) res.setHeader('connection', 'close');
     writeEdgeError(res, err, x.requestId || undefined);
   }
 
@@ -263,7 +286,6 @@ export class RequestPipeline {
     let routeId: string | undefined;
     try {
       requestId = requestIdOf(req.headers[REQUEST_ID_HEADER]);
-      req.headers[REQUEST_ID_HEADER] = requestId;
       const framing = framingProblem(req);
       if (framing !== undefined) throw badFraming(framing);
       const target = normalizePath(req.url ?? '');
@@ -277,11 +299,10 @@ export class RequestPipeline {
       if (rt.broken !== undefined) throw rt.broken;
       if (rt.rpc) throw methodNotAllowed(`${method} with Upgrade`, []);
       const clientIp = this.#clientIp(req);
-      const sink = new HeaderSink();
-      if (rt.limitKey === 'ip') await this.#limit(sink as unknown as ServerResponse, routeId, clientIp, ANONYMOUS);
+      if (rt.limitKey === 'ip') await this.#limit(undefined, routeId, clientIp, ANONYMOUS);
       const identity = await d.guard.authorize(req, rt.auth!, target.path);
       if (rt.limitKey !== undefined && rt.limitKey !== 'ip') {
-        await this.#limit(sink as unknown as ServerResponse, routeId, clientIp, identity);
+        await this.#limit(undefined, routeId, clientIp, identity);
       }
       d.forwarder.upgrade(req, socket, head, {
         req,
@@ -299,14 +320,6 @@ export class RequestPipeline {
       }
       endSocket(socket, rawErrorResponse(err, requestId));
     }
-  }
-}
-
-/** Collects rate-limit headers of an upgrade, which has no ServerResponse to set them on. */
-class HeaderSink {
-  readonly headers: Record<string, string> = {};
-  setHeader(name: string, value: string): void {
-    this.headers[name] = value;
   }
 }
 
