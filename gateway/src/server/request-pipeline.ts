@@ -28,7 +28,7 @@ import { framingProblem } from './framing.js';
 import type { InFlight } from './in-flight.js';
 import { isReservedPath } from './ops-app.js';
 import { REQUEST_ID_HEADER, requestIdOf } from './request-id.js';
-import type { RouteRuntime, RouteRuntimes } from './route-runtimes.js';
+import type { RouteRuntimes } from './route-runtimes.js';
 import type { RpcBridge } from './rpc-bridge.js';
 
 export interface RequestPipelineDeps {
@@ -163,9 +163,13 @@ export class RequestPipeline {
       if (declared !== undefined && Number(declared) > rt.maxBodyBytes) throw bodyTooLarge(rt.maxBodyBytes);
 
       const clientIp = this.#clientIp(req);
+      // An IP-keyed limit comes before auth, so a flood never costs a signature check. With
+      // auth `off` the guard is skipped: stripping spoofed identity headers is all it would do.
+      if (rt.limitKey === 'ip') await this.#limit(res, route.id, clientIp, ANONYMOUS);
       let identity: Identity = ANONYMOUS;
-      if (rt.authOff && rt.limitKey === undefined) stripIdentityHeaders(req);
-      else identity = await this.#admit(req, res, rt, path, clientIp);
+      if (rt.authOff) stripIdentityHeaders(req);
+      else identity = await d.guard.authorize(req, rt.auth!, path);
+      if (rt.limitKey !== undefined && rt.limitKey !== 'ip') await this.#limit(res, route.id, clientIp, identity);
 
       if (x.expectsContinue) res.writeContinue();
       let body: Buffer | undefined;
@@ -213,25 +217,6 @@ export class RequestPipeline {
       socket[CLIENT_IP] = ip;
     }
     return ip;
-  }
-
-  /**
-   * Rate limit and auth, in the order the route's limit key needs; throws the refusal. An
-   * IP-keyed limit comes first, so a flood never costs a signature check. Routes with auth
-   * `off` skip the guard's promise: stripping spoofed identity headers is all it would do.
-   */
-  async #admit(
-    req: IncomingMessage,
-    res: ServerResponse,
-    rt: RouteRuntime,
-    path: string,
-    clientIp: string,
-  ): Promise<Identity> {
-    const d = this.#d;
-    if (rt.limitKey === 'ip') await this.#limit(res, rt.route.id, clientIp, ANONYMOUS);
-    const identity = await d.guard.authorize(req, rt.auth!, path);
-    if (rt.limitKey !== undefined && rt.limitKey !== 'ip') await this.#limit(res, rt.route.id, clientIp, identity);
-    return identity;
   }
 
   /** Count the request; the RateLimit-* headers go on `res` (an upgrade has none to carry them). */
