@@ -1,5 +1,5 @@
 import { connect, type Socket } from 'node:net';
-import { MemoryRouteSource, signDevToken } from '@switchyard/gateway';
+import { JwksKeySource, MemoryRouteSource, signDevToken } from '@switchyard/gateway';
 import { createInfrastructure, createService, type Infrastructure, type Service } from '@switchyard/sdk';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
@@ -299,6 +299,28 @@ describe('gateway pipeline (embedded)', () => {
     expect(seen.headers['x-switchyard-subject']).toBe('alice');
     // The client went away: the gateway closes the upstream side too.
     await eventually(() => expect(upstream.openUpgrades()).toBe(0), 3_000);
+  });
+});
+
+describe('an identity provider that is down at startup', () => {
+  it('does not keep the gateway down: open routes serve, JWT routes answer 503 until it is back', async () => {
+    const g = await startGateway({
+      infra,
+      routes: new MemoryRouteSource([
+        { id: 'open', match: { path: '/open/*' }, target: { type: 'http', service: 'orders' }, auth: { mode: 'off' } },
+        { id: 'closed', match: { path: '/closed' }, target: { type: 'http', service: 'orders' } },
+      ]),
+      auth: { jwt: { keySource: new JwksKeySource({ url: 'http://127.0.0.1:9/jwks.json', timeoutMs: 500 }) } },
+    });
+    try {
+      expect((await send(g.url, '/open/x')).status).toBe(200);
+      const r = await send(g.url, '/closed', { headers: { authorization: `Bearer ${token}` } });
+      expect(r.status).toBe(503);
+      expect(r.json().code).toBe('UNAVAILABLE');
+      expect((await send(g.url, '/closed')).status).toBe(401);
+    } finally {
+      await g.gateway.close();
+    }
   });
 });
 

@@ -140,7 +140,13 @@ class HttpGateway implements Gateway {
     const partial: Partial<Running> = { infra, ownsInfra };
     this.#running = partial as Running;
 
-    await this.#guard.start();
+    try {
+      await this.#guard.start();
+    } catch (err) {
+      // An identity provider that is down must not keep the gateway down: requests that need
+      // its keys get 503 until it answers (the guard retries), the others are served.
+      log.warn({ err }, 'gateway: cannot load the JWT keys yet (JWKS unreachable?); retrying on demand');
+    }
     await this.#rateLimiter.start();
     const view = infra.registry.view();
     partial.view = view;

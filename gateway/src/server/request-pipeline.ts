@@ -107,21 +107,8 @@ export class RequestPipeline {
   constructor(deps: RequestPipelineDeps) {
     this.#d = deps;
     this.#trustsProxies = deps.trustProxy !== false && deps.trustProxy !== 0;
-    this.handle = (req, res) => {
-      const x = new Exchange(performance.now());
-      (res as Tagged)[EXCHANGE] = x;
-      deps.inFlight.enter();
-      res.on('close', this.#onClose);
-      void this.#run(req, res, x);
-    };
-    this.handleExpectContinue = (req, res) => {
-      const x = new Exchange(performance.now());
-      x.expectsContinue = true;
-      (res as Tagged)[EXCHANGE] = x;
-      deps.inFlight.enter();
-      res.on('close', this.#onClose);
-      void this.#run(req, res, x);
-    };
+    this.handle = (req, res) => this.#begin(req, res, false);
+    this.handleExpectContinue = (req, res) => this.#begin(req, res, true);
     this.upgrade = (req, socket, head) => {
       void this.#runUpgrade(req, socket, head);
     };
@@ -129,6 +116,15 @@ export class RequestPipeline {
     this.#onClose = function (this: ServerResponse) {
       pipeline.#finish(this);
     };
+  }
+
+  #begin(req: IncomingMessage, res: ServerResponse, expectsContinue: boolean): void {
+    const x = new Exchange(performance.now());
+    x.expectsContinue = expectsContinue;
+    (res as Tagged)[EXCHANGE] = x;
+    this.#d.inFlight.enter();
+    res.on('close', this.#onClose);
+    void this.#run(req, res, x);
   }
 
   async #run(req: IncomingMessage, res: ServerResponse, x: Exchange): Promise<void> {
