@@ -70,7 +70,7 @@ type IpTagged = Socket & { [CLIENT_IP]?: string };
 /**
  * Every proxied request goes through here, on node's own `http` server, in this order:
  *
- *  1. request id: the client's valid `x-request-id`, else a new one (request, response, upstream);
+ *  1. request id: the client's valid `x-request-id`, else a new one (response, upstream, RPC headers);
  *  2. framing: ambiguous Transfer-Encoding / Host refused (node's parser refuses the rest);
  *  3. path normalisation (400 on tricks), then the gateway's own endpoints;
  *  4. route match: 404, or 405 with `Allow`;
@@ -81,7 +81,7 @@ type IpTagged = Socket & { [CLIENT_IP]?: string };
  *  9. body: read whole (up to the limit) when it must be validated or bridged, or is chunked;
  *     JSON parsed and checked against the route's `requestSchema`: 400 with every violation;
  * 10. target: `http` → the upstream pool (streams the body when it was not read), `rpc` →
- *     the RPC bridge.
+ *     the RPC bridge. A client waiting on `Expect: 100-continue` is told to go on only here.
  *
  * Any failure is written once, as JSON, by `writeEdgeError`. The route table, per-route
  * auth and limits are prepared when routes change; a request allocates its state object,
