@@ -1,5 +1,26 @@
-export {};
-
+export * from './auth/index.js';
+// Server: the HTTP edge (createGateway), its options, endpoints and edge errors
+export type { AuthSettingSource } from './config/auth-settings.js';
+export type { Env } from './config/gateway-env.js';
+export { GATEWAY_ENV } from './config/gateway-env.js';
+export type {
+  GatewayOptions,
+  GatewayRateLimitOptions,
+  GatewayUpstreamOptions,
+  ResolvedGatewayOptions,
+} from './config/gateway-options.js';
+export { GATEWAY_DEFAULTS, resolveGatewayOptions } from './config/gateway-options.js';
+export type { GatewayTlsOptions, ResolvedTls } from './config/tls-options.js';
+// HTTP errors: the one place codes become statuses
+export type { HttpErrorBody, HttpErrorResponse } from './http/error-response.js';
+export { errorResponse, writeErrorResponse } from './http/error-response.js';
+export { HTTP_STATUS_BY_CODE, httpStatusOf } from './http/error-status.js';
+// Metrics
+export type { GatewayMetricsOptions } from './metrics/gateway-metrics.js';
+export { DEFAULT_DURATION_BUCKETS, GatewayMetrics } from './metrics/gateway-metrics.js';
+export type { RejectReason, UpstreamErrorReason } from './metrics/labels.js';
+export { REJECT_REASONS, UNMATCHED_ROUTE, UPSTREAM_ERROR_REASONS } from './metrics/labels.js';
+export { RouteMetrics } from './metrics/route-metrics.js';
 // Rate limiting
 export type { TrustProxy } from './ratelimit/client-ip.js';
 export { ClientIpResolver, UNKNOWN_CLIENT_IP } from './ratelimit/client-ip.js';
@@ -25,25 +46,11 @@ export type { RateLimitDecider, RateLimitMetrics, RateLimitResult } from './rate
 export { RouteRateLimiter } from './ratelimit/route-limiter.js';
 export type { LimiterSpec, RateLimitStore, StoreLimiter } from './ratelimit/store.js';
 export { REDIS_URL_ENV, rateLimitStoreFromEnv } from './ratelimit/store-from-env.js';
-
-// HTTP errors: the one place codes become statuses
-export type { HttpErrorBody, HttpErrorResponse } from './http/error-response.js';
-export { errorResponse, writeErrorResponse } from './http/error-response.js';
-export { HTTP_STATUS_BY_CODE, httpStatusOf } from './http/error-status.js';
-
-// Metrics
-export type { GatewayMetricsOptions } from './metrics/gateway-metrics.js';
-export { DEFAULT_DURATION_BUCKETS, GatewayMetrics } from './metrics/gateway-metrics.js';
-export type { RejectReason, UpstreamErrorReason } from './metrics/labels.js';
-export { REJECT_REASONS, UNMATCHED_ROUTE, UPSTREAM_ERROR_REASONS } from './metrics/labels.js';
-export { RouteMetrics } from './metrics/route-metrics.js';
-export * from './auth/index.js';
-
+export type { EtcdRouteSourceOptions } from './routing/etcd-route-source.js';
+export { ETCD_ROUTE_SOURCE_DEFAULTS, EtcdRouteSource } from './routing/etcd-route-source.js';
 // Routing: route definitions, validation, the route table and its sources
 export type { FileRouteSourceOptions } from './routing/file-route-source.js';
 export { FILE_ROUTE_SOURCE_DEFAULTS, FileRouteSource, parseRoutesFile } from './routing/file-route-source.js';
-export type { EtcdRouteSourceOptions } from './routing/etcd-route-source.js';
-export { ETCD_ROUTE_SOURCE_DEFAULTS, EtcdRouteSource } from './routing/etcd-route-source.js';
 export type { HostSpec } from './routing/host-pattern.js';
 export { normalizeHost } from './routing/host-pattern.js';
 export type { RoutingLogger } from './routing/logger.js';
@@ -88,19 +95,6 @@ export type {
 } from './routing/route-types.js';
 export { BALANCERS, DEFAULT_BALANCER, DEFAULT_ROUTE_PRIORITY, HTTP_METHODS } from './routing/route-types.js';
 export type { UpstreamPlan } from './routing/upstream-path.js';
-
-// Server: the HTTP edge (createGateway), its options, endpoints and edge errors
-export type { AuthSettingSource } from './config/auth-settings.js';
-export type { Env } from './config/gateway-env.js';
-export { GATEWAY_ENV } from './config/gateway-env.js';
-export type {
-  GatewayOptions,
-  GatewayRateLimitOptions,
-  GatewayUpstreamOptions,
-  ResolvedGatewayOptions,
-} from './config/gateway-options.js';
-export { GATEWAY_DEFAULTS, resolveGatewayOptions } from './config/gateway-options.js';
-export type { GatewayTlsOptions, ResolvedTls } from './config/tls-options.js';
 export type { EdgeReason } from './server/edge-errors.js';
 export { edgeErrorResponse, writeEdgeError } from './server/edge-errors.js';
 export type { Gateway, GatewayAddress } from './server/gateway.js';
@@ -109,6 +103,5 @@ export type { MetricsSource } from './server/ops-app.js';
 export { HEALTH_PATH, READY_PATH, RESERVED_PREFIX } from './server/ops-app.js';
 export type { GatewayPhase, ReadinessCheck, ReadinessReport } from './server/readiness.js';
 export { REQUEST_ID_HEADER } from './server/request-id.js';
-
 // Upstream: balancing, proxying, retries, health and circuit breaking towards service instances
 export * from './upstream/index.js';

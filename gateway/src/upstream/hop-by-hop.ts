@@ -43,7 +43,9 @@ export function withoutHopHeaders(headers: IncomingHttpHeaders): IncomingHttpHea
   if (connection !== undefined) {
     for (const token of connection.split(',')) {
       const name = token.trim().toLowerCase();
-      if (name !== '' && !isProtected(name) && !isHopByHop(name)) (named ??= new Set()).add(name);
+      if (name === '' || isProtected(name) || isHopByHop(name)) continue;
+      named ??= new Set();
+      named.add(name);
     }
   }
   for (const name in headers) {
