@@ -43,7 +43,7 @@ export interface ConsumerSpec {
   readonly prefetch: number;
   /** Declare what the consumer needs; returns the queue to consume. */
   declare(ch: Channel): Promise<string>;
-  /** A delivery. Call `channel.begin()` before async work and `channel.end()` after. */
+  /** A delivery. Pass its async work to `channel.track()` so close() can drain it. */
   onMessage(msg: ConsumeMessage, slot: ChannelSlot): void;
 }
 
@@ -126,18 +126,26 @@ export class ConsumerChannel implements ChannelOwner {
     this.retryTimer.unref();
   }
 
-  begin(): void {
+  /** Count `work` as in flight (close() drains it) until it settles; a rejection goes to onError. */
+  track(work: Promise<void>): void {
     this.inFlight++;
+    work.then(this.settled, this.failed);
   }
 
-  end(): void {
+  // Bound once, not per message: tracking is on the hot path of every delivery.
+  private readonly settled = (): void => {
     this.inFlight--;
     if (this.inFlight === 0 && this.idle) {
       const idle = this.idle;
       this.idle = undefined;
       idle();
     }
-  }
+  };
+
+  private readonly failed = (err: unknown): void => {
+    this.settled();
+    this.onError(err as Error);
+  };
 
   /** Stop taking messages; the ones being handled carry on. */
   async stop(): Promise<void> {

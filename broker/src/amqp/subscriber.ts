@@ -144,16 +144,8 @@ export class EventSubscription implements Subscription, ConsumerSpec {
   }
 
   onMessage(msg: ConsumeMessage, slot: ChannelSlot): void {
-    this.consumer.begin();
-    this.handle(msg, slot).then(this.done, this.failed);
+    this.consumer.track(this.handle(msg, slot));
   }
-
-  private readonly done = (): void => this.consumer.end();
-
-  private readonly failed = (err: unknown): void => {
-    this.consumer.end();
-    this.deps.onError(err as Error);
-  };
 
   private async handle(msg: ConsumeMessage, slot: ChannelSlot): Promise<void> {
     const props = msg.properties;
