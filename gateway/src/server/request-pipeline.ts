@@ -11,6 +11,7 @@ import type { GatewayMetrics } from '../metrics/gateway-metrics.js';
 import type { RejectReason } from '../metrics/labels.js';
 import type { ClientIpResolver, TrustProxy } from '../ratelimit/client-ip.js';
 import type { RateLimiter } from '../ratelimit/rate-limiter.js';
+import type { RateLimitResult } from '../ratelimit/route-limiter.js';
 import { normalizePath, pathRejectedError } from '../routing/normalize-path.js';
 import type { RouteStore } from '../routing/route-store.js';
 import { parseJsonBody, readBody } from './body.js';
@@ -161,11 +162,13 @@ export class RequestPipeline {
       const clientIp = this.#clientIp(req);
       // An IP-keyed limit comes before auth, so a flood never costs a signature check. With
       // auth `off` the guard is skipped: stripping spoofed identity headers is all it would do.
-      if (rt.limitKey === 'ip') await this.#limit(res, route.id, clientIp, ANONYMOUS);
+      if (rt.limitKey === 'ip') this.#limited(res, await this.#limit(route.id, clientIp, ANONYMOUS));
       let identity: Identity = ANONYMOUS;
       if (rt.authOff) stripIdentityHeaders(req);
       else identity = await d.guard.authorize(req, rt.auth!, path);
-      if (rt.limitKey !== undefined && rt.limitKey !== 'ip') await this.#limit(res, route.id, clientIp, identity);
+      if (rt.limitKey !== undefined && rt.limitKey !== 'ip') {
+        this.#limited(res, await this.#limit(route.id, clientIp, identity));
+      }
 
       if (x.expectsContinue) res.writeContinue();
       let body: Buffer | undefined;
@@ -216,10 +219,14 @@ export class RequestPipeline {
   }
 
   /** Count the request; the RateLimit-* headers go on `res` (an upgrade has none to carry them). */
-  async #limit(res: ServerResponse | undefined, routeId: string, ip: string, identity: Identity): Promise<void> {
+  #limit(routeId: string, ip: string, identity: Identity): Promise<RateLimitResult> {
     // An API key is counted by its id (never the secret itself); it reaches here as `client_id`.
     const apiKey = identity.method === 'api-key' ? String(identity.claims.client_id ?? identity.subject) : undefined;
-    const r = await this.#d.rateLimiter.check(routeId, { ip, subject: identity.subject, apiKey });
+    return this.#d.rateLimiter.check(routeId, { ip, subject: identity.subject, apiKey });
+  }
+
+  /** Apply a #limit() result (awaited by the caller: one async frame less per request). */
+  #limited(res: ServerResponse | undefined, r: RateLimitResult): void {
     if (res !== undefined) {
       const h = r.headers;
       for (const name in h) res.setHeader(name, h[name]!);
@@ -280,10 +287,10 @@ export class RequestPipeline {
       if (rt.broken !== undefined) throw rt.broken;
       if (rt.rpc) throw methodNotAllowed(`${method} with Upgrade`, []);
       const clientIp = this.#clientIp(req);
-      if (rt.limitKey === 'ip') await this.#limit(undefined, routeId, clientIp, ANONYMOUS);
+      if (rt.limitKey === 'ip') this.#limited(undefined, await this.#limit(routeId, clientIp, ANONYMOUS));
       const identity = await d.guard.authorize(req, rt.auth!, target.path);
       if (rt.limitKey !== undefined && rt.limitKey !== 'ip') {
-        await this.#limit(undefined, routeId, clientIp, identity);
+        this.#limited(undefined, await this.#limit(routeId, clientIp, identity));
       }
       d.forwarder.upgrade(req, socket, head, {
         req,
