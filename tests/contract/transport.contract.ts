@@ -27,12 +27,12 @@ import {
   isSwitchyardError,
   NotFoundError,
   type Subscription,
-  type SwitchyardError,
   type Transport,
   type TransportState,
   validationError,
 } from '@switchyard/broker';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { rejection } from '../harness/rejection.js';
 import { uniqueNamespace } from '../harness/servers.js';
 
 /** A dead-lettered message as read back from a subscription's dead-letter queue. */
@@ -90,16 +90,7 @@ export async function eventually<T>(probe: () => T | Promise<T>, timeoutMs = 500
   }
 }
 
-/** The rejection of `promise`, which must be a SwitchyardError. */
-export async function rejection(promise: Promise<unknown>): Promise<SwitchyardError> {
-  const outcome = await promise.then(
-    (value) => ({ ok: true as const, value }),
-    (error: unknown) => ({ ok: false as const, error }),
-  );
-  if (outcome.ok) throw new Error(`expected a rejection, but it resolved with ${JSON.stringify(outcome.value)}`);
-  if (isSwitchyardError(outcome.error)) return outcome.error;
-  throw new Error(`expected a SwitchyardError, got ${String(outcome.error)}`);
-}
+export { rejection };
 
 /** The first error thrown while draining `iterator`, with the items seen before it. */
 async function drainUntilError(iterator: AsyncIterable<unknown>): Promise<{ items: unknown[]; error: unknown }> {

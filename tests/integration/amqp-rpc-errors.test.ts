@@ -1,15 +1,10 @@
 /**
  * Every way an RPC can fail on RabbitMQ, and the code the caller gets for it.
  */
-import {
-  AmqpTransport,
-  isSwitchyardError,
-  PermissionDeniedError,
-  type SwitchyardError,
-  validationError,
-} from '@switchyard/broker';
+import { AmqpTransport, PermissionDeniedError, validationError } from '@switchyard/broker';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { deleteNamespaces, rawCall } from '../fixtures/amqp-broker.js';
+import { rejection } from '../harness/rejection.js';
 import { uniqueNamespace } from '../harness/servers.js';
 
 const url = inject('amqpUrl');
@@ -18,16 +13,6 @@ let server: AmqpTransport;
 let client: AmqpTransport;
 let handlerRuns = 0;
 let slowAbortedAt = 0;
-
-async function failure(p: Promise<unknown>): Promise<SwitchyardError> {
-  try {
-    await p;
-  } catch (err) {
-    if (isSwitchyardError(err)) return err;
-    throw err;
-  }
-  throw new Error('expected the call to fail');
-}
 
 beforeAll(async () => {
   server = new AmqpTransport({ url, namespace });
@@ -76,7 +61,7 @@ afterAll(async () => {
 describe('rpc failures', () => {
   it('deadline exceeded: DEADLINE_EXCEEDED after the timeout, and the handler is aborted', async () => {
     const t0 = Date.now();
-    const err = await failure(client.call('orders', 'slow', {}, { timeoutMs: 300 }));
+    const err = await rejection(client.call('orders', 'slow', {}, { timeoutMs: 300 }));
     const spent = Date.now() - t0;
     expect(err.code).toBe('DEADLINE_EXCEEDED');
     expect(spent).toBeGreaterThanOrEqual(280);
@@ -87,7 +72,7 @@ describe('rpc failures', () => {
 
   it('no consumer: UNAVAILABLE well before the timeout', async () => {
     const t0 = Date.now();
-    const err = await failure(client.call('nobody-serves-this', 'anything', {}, { timeoutMs: 10_000 }));
+    const err = await rejection(client.call('nobody-serves-this', 'anything', {}, { timeoutMs: 10_000 }));
     const spent = Date.now() - t0;
     expect(err.code).toBe('UNAVAILABLE');
     expect(err.retryable).toBe(true);
@@ -110,7 +95,7 @@ describe('rpc failures', () => {
 
   it('validateRequest throws: INVALID_ARGUMENT with the violations; the handler never runs', async () => {
     const before = handlerRuns;
-    const err = await failure(client.call('orders', 'create', { qty: 'three' }));
+    const err = await rejection(client.call('orders', 'create', { qty: 'three' }));
     expect(err.code).toBe('INVALID_ARGUMENT');
     expect(err.details).toEqual({ violations: [{ pointer: '/qty', message: 'must be a number' }] });
     expect(handlerRuns).toBe(before);
@@ -119,21 +104,21 @@ describe('rpc failures', () => {
   });
 
   it('handler throws a SwitchyardError: its code, message and details reach the caller', async () => {
-    const err = await failure(client.call('orders', 'forbidden', {}));
+    const err = await rejection(client.call('orders', 'forbidden', {}));
     expect(err.code).toBe('PERMISSION_DENIED');
     expect(err.message).toBe('alice may not cancel order 7');
     expect(err.details).toEqual({ order: 7 });
   });
 
   it('handler throws a plain Error: INTERNAL, without its message', async () => {
-    const err = await failure(client.call('orders', 'crash', {}));
+    const err = await rejection(client.call('orders', 'crash', {}));
     expect(err.code).toBe('INTERNAL');
     expect(err.message).not.toContain('secretToken');
     expect(JSON.stringify(err.toJSON())).not.toContain('secretToken');
   });
 
   it('unknown method: UNIMPLEMENTED', async () => {
-    const err = await failure(client.call('orders', 'refund', {}));
+    const err = await rejection(client.call('orders', 'refund', {}));
     expect(err.code).toBe('UNIMPLEMENTED');
     const raw = await rawCall(url, namespace, 'orders', 'refund', Buffer.from('{}'));
     if (raw === 'returned') throw new Error('request was returned');

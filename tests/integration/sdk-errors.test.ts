@@ -5,27 +5,14 @@
  */
 import { rmSync } from 'node:fs';
 import { setTimeout as sleep } from 'node:timers/promises';
-import {
-  createInfrastructure,
-  createService,
-  type Infrastructure,
-  InternalError,
-  type Service,
-  type SwitchyardError,
-} from '@switchyard/sdk';
+import { createInfrastructure, createService, type Infrastructure, InternalError, type Service } from '@switchyard/sdk';
 import { pino } from 'pino';
 import { Registry as MetricsRegistry } from 'prom-client';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { SDK_SCHEMA, writeSdkSchemas } from '../fixtures/sdk-schemas.js';
+import { rejection } from '../harness/rejection.js';
 import { uniqueNamespace } from '../harness/servers.js';
 
-const failure = (p: Promise<unknown>): Promise<SwitchyardError> =>
-  p.then(
-    () => {
-      throw new Error('expected the call to fail');
-    },
-    (e: SwitchyardError) => e,
-  );
 const namespace = uniqueNamespace('sdk-errors');
 let schemasDir: string;
 let infra: Infrastructure;
@@ -133,7 +120,7 @@ describe('service error codes', () => {
 
   it('refuses an invalid request on the caller side: INVALID_ARGUMENT, nothing sent', async () => {
     const before = runs.echo;
-    const err = await failure(caller.call('sdk-target.echo', { text: 42 }));
+    const err = await rejection(caller.call('sdk-target.echo', { text: 42 }));
     expect(err).toMatchObject({ code: 'INVALID_ARGUMENT' });
     expect(err.details?.violations).toEqual([{ pointer: '/text', message: expect.any(String) }]);
     expect(runs.echo).toBe(before);
@@ -143,7 +130,7 @@ describe('service error codes', () => {
 
   it('refuses an invalid request on the server side (a caller that skips validation): handler not run', async () => {
     const before = runs.echo;
-    const err = await failure(infra.transport.call('sdk-target', 'echo', { text: 'x', unknown: 1 }));
+    const err = await rejection(infra.transport.call('sdk-target', 'echo', { text: 'x', unknown: 1 }));
     expect(err).toMatchObject({ code: 'INVALID_ARGUMENT' });
     expect(runs.echo).toBe(before);
     expect(await handledCount('echo', 'INVALID_ARGUMENT')).toBe(1);

@@ -16,20 +16,13 @@ import {
   parseTraceparent,
   SchemaPublisher,
   type Service,
-  type SwitchyardError,
 } from '@switchyard/sdk';
 import { pino } from 'pino';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { SDK_SCHEMA, writeSdkSchemas } from '../fixtures/sdk-schemas.js';
+import { rejection } from '../harness/rejection.js';
 import { uniqueNamespace } from '../harness/servers.js';
 
-const failure = (p: Promise<unknown>): Promise<SwitchyardError> =>
-  p.then(
-    () => {
-      throw new Error('expected the call to fail');
-    },
-    (e: SwitchyardError) => e,
-  );
 const namespace = uniqueNamespace('sdk-hops');
 let schemasDir: string;
 let infra: Infrastructure;
@@ -125,7 +118,7 @@ describe('across hops', () => {
   it('honours the first caller’s deadline two hops later', async () => {
     const deadline = Date.now() + 800;
     const started = Date.now();
-    const err = await failure(a.call('sdk-hop-b.relay', { waitMs: 5_000 }, { deadline }));
+    const err = await rejection(a.call('sdk-hop-b.relay', { waitMs: 5_000 }, { deadline }));
     const elapsed = Date.now() - started;
     console.log(
       `A got ${err.code} after ${elapsed} ms (deadline 800 ms); B saw ${seen.b?.deadline}, C saw ${seen.c?.deadline}, A set ${deadline}`,
