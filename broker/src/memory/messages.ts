@@ -33,6 +33,8 @@ export interface MemoryDeadLetter {
 /** Where the server sends replies of one call; `deliver` is false once the caller is gone (AMQP's basic.return). */
 export interface ReplyPort {
   deliver(reply: RpcReply): boolean;
+  /** False once the caller gave up (deadline, abort, close): the request is not worth running. */
+  waiting(): boolean;
 }
 
 /** The server side of a stream's flow control: the caller grants credit or cancels. */

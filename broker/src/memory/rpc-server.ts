@@ -100,8 +100,10 @@ export class RpcServer implements Server, QueueConsumer<RpcRequest> {
 
   private async handle(delivery: Delivery<RpcRequest>, controller: AbortController): Promise<void> {
     const request = delivery.message;
-    // The caller has given up: answering would be wasted work.
-    if (request.deadline !== undefined && request.deadline <= Date.now()) return;
+    // The caller has given up: answering would be wasted work. Asking the caller, not only
+    // the clock, closes the gap where its deadline timer fired a millisecond before Date.now()
+    // reached the deadline.
+    if (!request.replyTo.waiting() || (request.deadline !== undefined && request.deadline <= Date.now())) return;
     let deadlineTimer: NodeJS.Timeout | undefined;
     if (request.deadline !== undefined) {
       deadlineTimer = setTimeout(

@@ -91,6 +91,7 @@ export class StreamCall implements AsyncIterableIterator<unknown>, PendingCall {
         queueMicrotask(() => this.onReply(reply));
         return true;
       },
+      waiting: () => this.open,
     };
     queue.work.enqueue(prepared.request(replyTo));
   }

@@ -67,6 +67,7 @@ export function unaryCall(
         queueMicrotask(() => onReply(reply));
         return true;
       },
+      waiting: () => open,
     };
 
     if (signal?.aborted) return onAbort();
