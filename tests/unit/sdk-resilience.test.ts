@@ -170,6 +170,8 @@ describe('CircuitBreakers', () => {
     expect(countsAsFailure(new SwitchyardError('NOT_FOUND', 'x'))).toBe(false);
     expect(countsAsFailure(new SwitchyardError('CLOSED', 'x'))).toBe(false);
     expect(countsAsFailure(new Error('x'))).toBe(false);
+    // Answered by a live instance after another died mid-call: not the service's failure.
+    expect(countsAsFailure(new UnavailableError('x', { details: { reason: 'redelivered' } }))).toBe(false);
   });
 
   it('opens after enough failures, fails fast with CIRCUIT_OPEN without running, then half-opens and closes', async () => {

@@ -36,11 +36,18 @@ const FAILURE_CODES = new Set(['UNAVAILABLE', 'DEADLINE_EXCEEDED', 'INTERNAL']);
  * Whether a failed call says something about the target's health. Only UNAVAILABLE,
  * DEADLINE_EXCEEDED and INTERNAL (and codes refining them) count; INVALID_ARGUMENT,
  * NOT_FOUND, RESOURCE_EXHAUSTED ... are answers from a healthy service. CLOSED is our own
- * shutdown and CIRCUIT_OPEN the breaker itself: neither is the target's fault.
+ * shutdown and CIRCUIT_OPEN the breaker itself: neither is the target's fault. Nor is an
+ * interrupted non-idempotent call refused as `redelivered`: a live instance answered it,
+ * after another one died. Counting those would let one dead instance (its in-flight calls
+ * all fail at once) open the circuit of a service whose other instances are serving.
  */
 export function countsAsFailure(err: Error): boolean {
   return (
-    isSwitchyardError(err) && FAILURE_CODES.has(err.canonical) && err.code !== 'CLOSED' && err.code !== 'CIRCUIT_OPEN'
+    isSwitchyardError(err) &&
+    FAILURE_CODES.has(err.canonical) &&
+    err.code !== 'CLOSED' &&
+    err.code !== 'CIRCUIT_OPEN' &&
+    err.details?.reason !== 'redelivered'
   );
 }
 
