@@ -7,6 +7,7 @@ import {
   UpstreamPool,
   type UpstreamPoolOptions,
 } from '@switchyard/gateway';
+import { Pool } from 'undici';
 import { afterEach, describe, expect, it } from 'vitest';
 import {
   httpRoute,
@@ -201,7 +202,14 @@ describe('what is retried and what is not', () => {
   it('a buffered POST is retried when a reused keep-alive connection is reset before any answer; a streamed one is not', async () => {
     // A key the hash ring (built from instance ids only) puts on "a".
     const ids = ['a', 'b'].map(
-      (id) => new UpstreamInstance(id, 'http://127.0.0.1:1', proxyTargetOf('http://127.0.0.1:1')!, new Agent(), 1),
+      (id) =>
+        new UpstreamInstance(
+          id,
+          'http://127.0.0.1:1',
+          proxyTargetOf('http://127.0.0.1:1')!,
+          new Pool('http://127.0.0.1:1'),
+          1,
+        ),
     );
     const ring = new ConsistentHashBalancer();
     ring.update(ids);

@@ -184,6 +184,43 @@ describe('forwarding', () => {
     expect(preset.headers['set-cookie']).toEqual(['a=1', 'b=2']);
     await f.close();
   });
+
+  it("writes the headers the pipeline passes along (responseHeaders) over the upstream's, and on error answers", async () => {
+    a.handler = (_req, res) => {
+      res.setHeader('set-cookie', ['a=1', 'b=2']);
+      res.setHeader('X-RateLimit-Remaining', '999');
+      res.setHeader('x-request-id', 'from-upstream');
+      res.end('ok');
+    };
+    const own = ['x-request-id', 'rid-1', 'x-ratelimit-remaining', '7'];
+    const forward = (req: IncomingMessage, res: ServerResponse, route: typeof front.route) =>
+      pool.forward({
+        req,
+        res,
+        route,
+        upstreamPath: '/c',
+        query: '',
+        requestId: 'rid-1',
+        clientIp: '127.0.0.1',
+        responseHeaders: own,
+      });
+    const f = await customFront((req, res) => forward(req, res, front.route));
+    const ok = await send(f.port, '/cookies');
+    expect(ok.status).toBe(200);
+    expect(ok.headers['x-request-id']).toBe('rid-1');
+    expect(ok.headers['x-ratelimit-remaining']).toBe('7');
+    expect(ok.headers['set-cookie']).toEqual(['a=1', 'b=2']);
+    expect(ok.body).toBe('ok');
+    await f.close();
+    // No instance of the route's service: the JSON error carries them too.
+    const lonely = { ...front.route, target: { ...front.route.target, service: 'nobody-here' } } as typeof front.route;
+    const g = await customFront((req, res) => forward(req, res, lonely));
+    const failed = await send(g.port, '/cookies');
+    expect(failed.status).toBe(503);
+    expect(failed.headers['x-request-id']).toBe('rid-1');
+    expect(failed.headers['x-ratelimit-remaining']).toBe('7');
+    await g.close();
+  });
 });
 
 describe('header hygiene', () => {

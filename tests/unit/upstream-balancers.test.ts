@@ -1,4 +1,3 @@
-import { Agent } from 'node:http';
 import {
   type Balancer,
   ConsistentHashBalancer,
@@ -9,9 +8,11 @@ import {
   RoundRobinBalancer,
   UpstreamInstance,
 } from '@switchyard/gateway';
+import { Pool } from 'undici';
 import { afterAll, describe, expect, it } from 'vitest';
 
-const agent = new Agent();
+// Never dispatched to: these tests only pick instances.
+const agent = new Pool('http://127.0.0.1:1');
 afterAll(() => agent.destroy());
 
 function instances(n: number, prefix = 'i'): UpstreamInstance[] {

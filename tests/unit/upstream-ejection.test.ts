@@ -1,4 +1,3 @@
-import { Agent } from 'node:http';
 import {
   OutlierDetector,
   type OutlierEvents,
@@ -7,9 +6,11 @@ import {
   resolvePoolOptions,
   UpstreamInstance,
 } from '@switchyard/gateway';
+import { Pool } from 'undici';
 import { afterAll, describe, expect, it } from 'vitest';
 
-const agent = new Agent();
+// Never dispatched to: these tests only pick instances.
+const agent = new Pool('http://127.0.0.1:1');
 afterAll(() => agent.destroy());
 
 const fakeView = { instances: () => [], onChange: () => () => {} };

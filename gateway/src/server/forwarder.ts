@@ -15,6 +15,8 @@ export interface ForwardRequest {
   clientIp: string;
   /** The body, when the pipeline had to read it (validation, chunked); else the request streams. */
   body?: Buffer | undefined;
+  /** Response headers the gateway decided (flat name/value list): written with whatever answer the request gets. */
+  responseHeaders?: readonly string[];
 }
 
 /**
@@ -23,5 +25,10 @@ export interface ForwardRequest {
  */
 export interface Forwarder {
   forward(f: ForwardRequest): Promise<void>;
-  upgrade(req: IncomingMessage, socket: Duplex, head: Buffer, f: Omit<ForwardRequest, 'res' | 'body'>): void;
+  upgrade(
+    req: IncomingMessage,
+    socket: Duplex,
+    head: Buffer,
+    f: Omit<ForwardRequest, 'res' | 'body' | 'responseHeaders'>,
+  ): void;
 }

@@ -60,6 +60,12 @@ class Exchange {
   ops = false;
   /** The client sent `Expect: 100-continue` and waits for the go-ahead before sending its body. */
   expectsContinue = false;
+  /**
+   * Response headers the gateway decided (request id, RateLimit-*, Connection when
+   * draining), flat name/value: set on the response only when the gateway answers itself;
+   * a proxied answer takes them in its one writeHead.
+   */
+  readonly headers: string[] = [];
   constructor(readonly start: number) {}
 }
 
@@ -134,8 +140,8 @@ export class RequestPipeline {
       const requestId = requestIdOf(req.headers[REQUEST_ID_HEADER]);
       x.requestId = requestId;
       // The upstream pool and the RPC bridge send it on from `requestId`; the client gets it back.
-      res.setHeader(REQUEST_ID_HEADER, requestId);
-      if (this.draining) res.setHeader('connection', 'close');
+      x.headers.push(REQUEST_ID_HEADER, requestId);
+      if (this.draining) x.headers.push('connection', 'close');
 
       const framing = framingProblem(req);
       if (framing !== undefined) throw badFraming(framing);
@@ -144,6 +150,7 @@ export class RequestPipeline {
       const path = target.path;
       if (isReservedPath(path)) {
         x.ops = true;
+        setHeaders(res, x.headers);
         if (x.expectsContinue) res.writeContinue();
         d.ops(req, res);
         return;
@@ -162,12 +169,12 @@ export class RequestPipeline {
       const clientIp = this.#clientIp(req);
       // An IP-keyed limit comes before auth, so a flood never costs a signature check. With
       // auth `off` the guard is skipped: stripping spoofed identity headers is all it would do.
-      if (rt.limitKey === 'ip') this.#limited(res, await this.#limit(route.id, clientIp, ANONYMOUS));
+      if (rt.limitKey === 'ip') this.#limited(x.headers, await this.#limit(route.id, clientIp, ANONYMOUS));
       let identity: Identity = ANONYMOUS;
       if (rt.authOff) stripIdentityHeaders(req);
       else identity = await d.guard.authorize(req, rt.auth!, path);
       if (rt.limitKey !== undefined && rt.limitKey !== 'ip') {
-        this.#limited(res, await this.#limit(route.id, clientIp, identity));
+        this.#limited(x.headers, await this.#limit(route.id, clientIp, identity));
       }
 
       if (x.expectsContinue) res.writeContinue();
@@ -184,6 +191,7 @@ export class RequestPipeline {
       if (rt.rpc) {
         const t = route.target;
         if (t.type !== 'rpc') return;
+        setHeaders(res, x.headers);
         await d.rpc.call(req, res, route.id, t, payload, identity, requestId, rt.timeoutMs);
         return;
       }
@@ -196,6 +204,7 @@ export class RequestPipeline {
         requestId,
         clientIp,
         body,
+        responseHeaders: x.headers,
       };
       await d.forwarder.forward(f);
     } catch (err) {
@@ -226,10 +235,10 @@ export class RequestPipeline {
   }
 
   /** Apply a #limit() result (awaited by the caller: one async frame less per request). */
-  #limited(res: ServerResponse | undefined, r: RateLimitResult): void {
-    if (res !== undefined) {
+  #limited(headers: string[] | undefined, r: RateLimitResult): void {
+    if (headers !== undefined) {
       const h = r.headers;
-      for (const name in h) res.setHeader(name, h[name]!);
+      for (const name in h) headers.push(name, h[name]!);
     }
     if (!r.allowed) throw r.error;
   }
@@ -253,6 +262,7 @@ export class RequestPipeline {
     if (!isSwitchyardError(err) || err.canonical === 'INTERNAL') {
       d.logger.error({ err, requestId: x.requestId, route: x.routeId }, 'gateway: request failed inside the gateway');
     }
+    if (!res.headersSent) setHeaders(res, x.headers);
     // Refused before `100 Continue`: the client may never send the body, so the connection cannot be reused.
     if (x.expectsContinue && !res.headersSent) res.setHeader('connection', 'close');
     writeEdgeError(res, err, x.requestId || undefined);
@@ -309,6 +319,11 @@ export class RequestPipeline {
       endSocket(socket, rawErrorResponse(err, requestId));
     }
   }
+}
+
+/** Set a flat name/value header list on a response the gateway writes itself. */
+function setHeaders(res: ServerResponse, list: readonly string[]): void {
+  for (let i = 0; i + 1 < list.length; i += 2) res.setHeader(list[i]!, list[i + 1]!);
 }
 
 /** Which refusal an error is, for `switchyard_gateway_rejected_total`. */

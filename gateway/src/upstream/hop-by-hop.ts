@@ -56,20 +56,24 @@ export function withoutHopHeaders(headers: IncomingHttpHeaders): IncomingHttpHea
 }
 
 /**
- * The upstream's response headers (`rawHeaders`, a flat name/value list) without
- * hop-by-hop ones, original case and repeated headers (Set-Cookie) kept.
+ * The upstream's response headers (a flat name/value list: node's `rawHeaders` or
+ * undici's buffers) as strings, without hop-by-hop ones and without those named in
+ * `overridden` (a flat list whose names the gateway writes itself; any case), original
+ * case and repeated headers (Set-Cookie) kept.
  */
-export function responseHeaderList(raw: readonly string[]): string[] {
+export function responseHeaderList(raw: readonly (string | Buffer)[], overridden: readonly string[] = []): string[] {
   const out: string[] = [];
   let connection: string | undefined;
   for (let i = 0; i + 1 < raw.length; i += 2) {
-    const name = raw[i]!;
+    const name = latin1(raw[i]!);
     const lower = name.toLowerCase();
+    if (overridden.length > 0 && namedIn(lower, overridden)) continue;
     if (isHopByHop(lower)) {
-      if (lower === 'connection') connection = connection === undefined ? raw[i + 1] : `${connection},${raw[i + 1]}`;
+      const value = latin1(raw[i + 1]!);
+      if (lower === 'connection') connection = connection === undefined ? value : `${connection},${value}`;
       continue;
     }
-    out.push(name, raw[i + 1]!);
+    out.push(name, latin1(raw[i + 1]!));
   }
   if (connection === undefined) return out;
   // Usually "keep-alive" or "close", already removed; anything else it names goes too.
@@ -84,4 +88,18 @@ export function responseHeaderList(raw: readonly string[]): string[] {
     if (!named.has(out[i]!.toLowerCase())) kept.push(out[i]!, out[i + 1]!);
   }
   return kept;
+}
+
+/** `lower` is one of the names of a flat name/value list (compared case-insensitively). */
+function namedIn(lower: string, list: readonly string[]): boolean {
+  for (let i = 0; i < list.length; i += 2) {
+    const n = list[i]!;
+    if (n.length === lower.length && n.toLowerCase() === lower) return true;
+  }
+  return false;
+}
+
+/** Header bytes as node's parser gives them: one char per byte. */
+function latin1(v: string | Buffer): string {
+  return typeof v === 'string' ? v : v.toString('latin1');
 }

@@ -1,12 +1,14 @@
-import type { ClientRequest, IncomingMessage, ServerResponse } from 'node:http';
-import { PassThrough, Readable } from 'node:stream';
+import type { IncomingHttpHeaders, IncomingMessage, ServerResponse } from 'node:http';
+import { PassThrough } from 'node:stream';
 import { InternalError } from '@switchyard/broker';
+import type { Dispatcher } from 'undici';
 import type { UpstreamErrorReason } from '../metrics/labels.js';
 import type { CompiledRoute, ResolvedHttpTarget } from '../routing/route-compiler.js';
 import { setForwardedHeaders } from './forwarded-headers.js';
 import { responseHeaderList, withoutHopHeaders } from './hop-by-hop.js';
 import type { ResolvedPoolOptions } from './pool-options.js';
 import type { ServiceUpstreams } from './service-upstreams.js';
+import { wentOutOnReusedConnection } from './upstream-connections.js';
 import {
   circuitOpen,
   classifyError,
@@ -34,26 +36,30 @@ export interface ForwardRequest {
   clientIp: string;
   /** The request body, when the pipeline has already read it (schema validation); it is sent as is. */
   body?: Buffer;
+  /**
+   * Response headers the gateway decided (request id, RateLimit-*), as a flat name/value
+   * list. They go out with the response in one `writeHead` and win over the upstream's
+   * headers of the same name; also on an error answer. None when absent.
+   */
+  responseHeaders?: readonly string[];
 }
 
 /** What an exchange needs from its pool. */
 export interface ExchangeHost {
   readonly options: ResolvedPoolOptions;
-  /** http-proxy's `web()`. */
-  send(req: IncomingMessage, res: ServerResponse, options: AttemptOptions, onError: (err: Error) => void): void;
   upstreamError(routeId: string, reason: UpstreamErrorReason): void;
+  /** A bug of ours surfaced in an undici callback: logged; the exchange is cut. */
+  internalFailure(err: unknown, where: string): void;
   exchangeEnded(): void;
 }
 
-/** http-proxy's per-request options, plus the attempt they belong to (read back in its `proxyReq` event). */
-export interface AttemptOptions {
-  target: UpstreamInstance['target'];
-  agent: UpstreamInstance['agent'];
-  selfHandleResponse: true;
-  /** Use req.url as is (no url.parse per request, query bytes untouched). */
-  toProxy: true;
-  buffer?: Readable;
-  switchyardAttempt: Attempt;
+const NO_HEADERS: readonly string[] = Object.freeze([]);
+
+const EXCHANGE = Symbol('switchyard.upstream.exchange');
+type ExchangeResponse = ServerResponse & { [EXCHANGE]?: HttpExchange };
+
+function onResponseClose(this: ServerResponse): void {
+  (this as ExchangeResponse)[EXCHANGE]?.closed();
 }
 
 /** Methods whose requests may be sent twice (RFC 9110 9.2.2). */
@@ -62,23 +68,30 @@ const IDEMPOTENT: ReadonlySet<string> = new Set(['GET', 'HEAD', 'OPTIONS', 'PUT'
 /** A failed attempt counts as at least this slow for p2c-latency, ms: it steers traffic away before ejection does. */
 const FAILURE_LATENCY_MS = 250;
 
-const ATTEMPT = Symbol('switchyard.upstream.attempt');
-
 type BodyKind = 'empty' | 'buffered' | 'streamed';
 
-/** One try of a request on one instance. */
-export class Attempt {
+/**
+ * One try of a request on one instance, and undici's handler for that request: undici
+ * reports the connection (`onConnect`), the response head, body chunks, the end or an
+ * error; the exchange makes the decisions.
+ */
+export class Attempt implements Dispatcher.DispatchHandlers {
   readonly exchange: HttpExchange;
   readonly instance: UpstreamInstance;
   /** This request is the instance's half-open probe. */
   readonly probe: boolean;
   readonly startedAt = performance.now();
-  proxyReq: ClientRequest | undefined;
-  /** A connection to the instance exists (fresh and connected, or reused). */
+  /** undici's abort for this request; set once the request is written on a connection. */
+  abortRequest: ((err?: Error) => void) | undefined;
+  /** undici's resume, for when the client has drained. */
+  resumeBody: (() => void) | undefined;
+  /** The request went out on a connection (fresh and connected, or reused). */
   connected = false;
   reused = false;
   /** Response headers arrived. */
   responded = false;
+  /** Its response is the one being written to the client. */
+  relaying = false;
   /** Its `outstanding` count was given back. */
   finished = false;
   /** Holds a streamed body back until the connection is up (so a connect failure leaves it unread). */
@@ -89,11 +102,40 @@ export class Attempt {
     this.instance = instance;
     this.probe = probe;
   }
-}
 
-/** The attempt a proxied request belongs to (set when its socket is assigned). */
-export function attemptOf(proxyReq: ClientRequest): Attempt | undefined {
-  return (proxyReq as ClientRequest & { [ATTEMPT]?: Attempt })[ATTEMPT];
+  onConnect(abort: (err?: Error) => void): void {
+    this.abortRequest = abort;
+    this.reused = wentOutOnReusedConnection(this);
+    this.exchange.connected(this);
+  }
+
+  onHeaders(status: number, headers: Buffer[], resume: () => void, statusText: string): boolean {
+    this.resumeBody = resume;
+    return this.exchange.responded(this, status, headers, statusText);
+  }
+
+  onData(chunk: Buffer): boolean {
+    return this.relaying ? this.exchange.relayChunk(this, chunk) : true;
+  }
+
+  onComplete(): void {
+    if (this.relaying) this.exchange.relayEnd();
+  }
+
+  onError(err: Error): void {
+    // Called from inside undici's socket and parser callbacks: a throw here would be
+    // emitted as an 'error' on its client and take the process down.
+    try {
+      this.exchange.attemptFailed(this, err);
+    } catch (bug) {
+      this.exchange.internalFailure(bug);
+    }
+  }
+
+  /** Cancel the request (once it is on a connection; before that, `connected()` cancels it). */
+  cancel(): void {
+    this.abortRequest?.();
+  }
 }
 
 /**
@@ -121,6 +163,8 @@ export class HttpExchange {
   readonly #resolve: () => void;
   readonly #idempotent: boolean;
   #bodyKind: BodyKind = 'empty';
+  /** The upstream request's headers (Host set per attempt). */
+  #headers: IncomingHttpHeaders | undefined;
   #bodyStarted = false;
   #hashKey: string | undefined;
   #retriesLeft: number;
@@ -149,11 +193,12 @@ export class HttpExchange {
   start(): void {
     const { req, res } = this.#f;
     if (res.destroyed) {
-      this.#onClose();
+      this.closed();
       return;
     }
-    // Inline closures rather than arrow-function fields: cheaper per request (no per-instance function naming).
-    res.once('close', () => this.#onClose());
+    // One shared listener (no closure per request); 'close' fires once.
+    (res as ExchangeResponse)[EXCHANGE] = this;
+    res.on('close', onResponseClose);
     const svc = this.#svc;
     svc.refresh();
     const admission = svc.breaker?.admit();
@@ -182,36 +227,30 @@ export class HttpExchange {
     this.#launch(first);
   }
 
-  /** Called by the pool's `proxyReq` listener: the attempt's request has a socket. */
-  socketAssigned(a: Attempt, proxyReq: ClientRequest): void {
-    a.proxyReq = proxyReq;
-    (proxyReq as ClientRequest & { [ATTEMPT]?: Attempt })[ATTEMPT] = a;
+  /** The attempt's request is being written on a connection. */
+  connected(a: Attempt): void {
     if (a.finished || this.#decided) {
-      // Queued behind the agent's socket limit until after the deadline, or superseded.
-      proxyReq.destroy();
+      // Queued for a connection until after the deadline, or superseded.
+      a.cancel();
       return;
     }
-    const socket = proxyReq.socket;
-    if (socket?.connecting) {
-      socket.once('connect', () => this.#connected(a));
-    } else {
-      a.reused = proxyReq.reusedSocket;
-      this.#connected(a);
+    a.connected = true;
+    if (a.gate !== undefined) {
+      this.#bodyStarted = true;
+      this.#f.req.pipe(a.gate);
     }
   }
 
-  /** Called by the pool's `proxyRes` listener. */
-  responded(a: Attempt, proxyRes: IncomingMessage): void {
+  /** The attempt's response head arrived. Returns undici's "go on". */
+  responded(a: Attempt, status: number, rawHeaders: Buffer[], statusText: string): boolean {
     if (a.finished || this.#decided || a !== this.#current) {
-      // A late answer to an attempt given up (deadline): drain it so the connection is reused.
-      proxyRes.resume();
-      return;
+      // A late answer to an attempt given up: its body is read and dropped, so the connection is reused.
+      return true;
     }
     a.responded = true;
     const inst = a.instance;
     const now = performance.now();
     inst.observeLatency(now - a.startedAt, now);
-    const status = proxyRes.statusCode ?? 502;
     const failed = this.#host.options.health.failureStatuses.has(status);
     if (failed) {
       this.#svc.outlier.failure(inst, a.probe, this.#svc.instances);
@@ -222,17 +261,36 @@ export class HttpExchange {
     if ((status === 502 || status === 503) && this.#canRetry('status')) {
       const next = this.#svc.pick(this.#target.balancer, this.#hashKey, this.#tried);
       if (next !== undefined) {
-        proxyRes.resume();
         this.#finish(a);
         this.#retriesLeft--;
         this.#launch(next);
-        return;
+        return true;
       }
     }
-    this.#relay(a, proxyRes, status, failed);
+    this.#relay(a, status, rawHeaders, statusText, failed);
+    return true;
   }
 
-  /** The attempt's request failed (http-proxy's error callback). */
+  /** A body chunk of the relayed response; false pauses undici until the client has drained. */
+  relayChunk(a: Attempt, chunk: Buffer): boolean {
+    const res = this.#f.res;
+    if (res.write(chunk) || a.resumeBody === undefined) return true;
+    res.once('drain', a.resumeBody);
+    return false;
+  }
+
+  relayEnd(): void {
+    this.#f.res.end();
+  }
+
+  /** A bug of ours in an undici callback: logged, and the exchange is cut. */
+  internalFailure(err: unknown): void {
+    this.#host.internalFailure(err, 'upstream response');
+    this.#current?.cancel();
+    this.#f.res.destroy();
+  }
+
+  /** The attempt's request failed (undici's onError). */
   attemptFailed(a: Attempt, err: Error): void {
     if (a !== this.#current) return;
     if (a.responded) {
@@ -244,6 +302,12 @@ export class HttpExchange {
     this.#finish(a);
     // Our own doing (deadline passed, client gone): already accounted for.
     if (this.#decided) return;
+    if (isRequestRefused(err)) {
+      // undici would not send the request as built: the gateway's fault, not the instance's.
+      this.#releaseAdmission();
+      this.#decide({ error: new InternalError('the request could not be sent upstream', { cause: err }) });
+      return;
+    }
     const kind = classifyError(err, a.connected, a.reused);
     this.#instanceFailed(a);
     this.#host.upstreamError(this.#f.route.id, metricReason(kind));
@@ -262,65 +326,48 @@ export class HttpExchange {
     const { req, body } = this.#f;
     const host = req.headers.host;
     const chunked = req.headers['transfer-encoding'] !== undefined;
-    // Replaced, not edited: http-proxy copies req.headers into the upstream request.
     const headers = withoutHopHeaders(req.headers);
-    req.headers = headers;
     setForwardedHeaders(headers, req, this.#f.clientIp, this.#f.requestId, host);
+    // undici frames the body itself: a buffer gets its length, a stream without a length is chunked.
     if (body !== undefined) {
       this.#bodyKind = 'buffered';
-      headers['content-length'] = String(body.length);
+      headers['content-length'] = undefined;
     } else if (chunked) {
-      // Node de-chunked the body; re-frame it the same way (a GET or DELETE with a body would otherwise go out unframed).
       this.#bodyKind = 'streamed';
-      headers['transfer-encoding'] = 'chunked';
-      delete headers['content-length'];
+      headers['content-length'] = undefined;
     } else {
       const length = headers['content-length'];
       this.#bodyKind = length === undefined || length === '0' ? 'empty' : 'streamed';
     }
+    this.#headers = headers;
   }
 
   #launch(inst: UpstreamInstance): void {
-    const { req, res } = this.#f;
+    const req = this.#f.req;
     const a = new Attempt(this, inst, this.#svc.outlier.picked(inst));
     this.#current = a;
     this.#tried.push(inst);
     inst.outstanding++;
-    if (this.#tried.length > 8) req.setMaxListeners(Math.max(req.getMaxListeners(), this.#tried.length + 4));
-    const options: AttemptOptions = {
-      target: inst.target,
-      agent: inst.agent,
-      selfHandleResponse: true,
-      toProxy: true,
-      switchyardAttempt: a,
-    };
+    let body: Buffer | PassThrough | null = null;
     if (this.#bodyKind === 'buffered') {
-      options.buffer = bufferStream(this.#f.body!);
-    } else if (this.#bodyKind === 'streamed' && this.#retriesLeft > 0) {
+      body = this.#f.body!;
+    } else if (this.#bodyKind === 'streamed') {
+      if (this.#tried.length > 8) req.setMaxListeners(Math.max(req.getMaxListeners(), this.#tried.length + 4));
       a.gate = new PassThrough();
-      options.buffer = a.gate;
+      body = a.gate;
     }
-    if (!this.#host.options.preserveHost) req.headers.host = inst.hostHeader;
-    const url = req.url;
-    req.url = this.#f.upstreamPath + querySuffix(this.#f.query);
-    try {
-      this.#host.send(req, res, options, (err) => this.attemptFailed(a, err));
-    } catch (err) {
-      // http.request rejects a header it cannot send (ERR_INVALID_CHAR ...): the gateway's fault, not the instance's.
-      this.#finish(a);
-      this.#releaseAdmission();
-      this.#decide({ error: new InternalError('the request could not be sent upstream', { cause: err }) });
-    } finally {
-      req.url = url;
-    }
-  }
-
-  #connected(a: Attempt): void {
-    a.connected = true;
-    if (a.gate !== undefined && !a.finished && !this.#decided) {
-      this.#bodyStarted = true;
-      this.#f.req.pipe(a.gate);
-    }
+    const headers = this.#headers!;
+    // undici serialises the headers when it takes the request: the object may change for the next attempt.
+    headers.host = this.#host.options.preserveHost ? req.headers.host : inst.hostHeader;
+    inst.connections.dispatch(
+      {
+        path: inst.target.path + this.#f.upstreamPath + querySuffix(this.#f.query),
+        method: (req.method ?? 'GET') as Dispatcher.HttpMethod,
+        headers,
+        body,
+      },
+      a,
+    );
   }
 
   #canRetry(kind: FailureKind): boolean {
@@ -339,29 +386,27 @@ export class HttpExchange {
     }
   }
 
-  #relay(a: Attempt, proxyRes: IncomingMessage, status: number, failed: boolean): void {
+  #relay(a: Attempt, status: number, rawHeaders: Buffer[], statusText: string, failed: boolean): void {
     const res = this.#f.res;
     this.#decided = true;
     this.#clearTimer();
     this.#recordOutcome(!failed);
-    const list = responseHeaderList(proxyRes.rawHeaders);
+    // The gateway's own headers win over the upstream's: those passed along (one flat list
+    // for node's fast path of writeHead, no header object built) and any set on `res`.
+    const own = this.#f.responseHeaders ?? NO_HEADERS;
+    const list = responseHeaderList(rawHeaders, own);
     const preset = res.getHeaderNames();
     if (preset.length === 0) {
-      res.writeHead(status, proxyRes.statusMessage, list);
+      for (let i = 0; i < own.length; i++) list.push(own[i]!);
+      res.writeHead(status, statusText, list);
     } else {
-      // Headers the gateway set before forwarding (rate limits, CORS ...) win over the upstream's.
       for (let i = 0; i < list.length; i += 2) {
         if (!preset.includes(list[i]!.toLowerCase())) res.appendHeader(list[i]!, list[i + 1]!);
       }
-      res.writeHead(status, proxyRes.statusMessage);
+      for (let i = 0; i + 1 < own.length; i += 2) res.setHeader(own[i]!, own[i + 1]!);
+      res.writeHead(status, statusText);
     }
-    // The idle timeout costs listeners and a timer per request: only for responses that can
-    // last (streams without Content-Length, such as SSE, or large bodies). A short fixed-length
-    // body that stalls is ended by the client going away.
-    const idle = this.#host.options.responseIdleTimeoutMs;
-    if (idle > 0 && isLong(list)) a.proxyReq?.setTimeout(idle, () => a.proxyReq?.destroy());
-    proxyRes.on('error', () => this.#midBodyFailure(a));
-    proxyRes.pipe(res);
+    a.relaying = true;
   }
 
   #midBodyFailure(a: Attempt): void {
@@ -380,23 +425,24 @@ export class HttpExchange {
     if (a !== undefined && !a.finished) {
       this.#instanceFailed(a);
       this.#finish(a);
-      a.proxyReq?.destroy();
+      a.cancel();
     }
     this.#host.upstreamError(this.#f.route.id, 'timeout');
     this.#fail('timeout');
   }
 
-  #onClose(): void {
+  /** The client's response closed (finished or aborted). */
+  closed(): void {
     if (this.#ended) return;
     this.#ended = true;
     this.#clearTimer();
     const a = this.#current;
     if (a !== undefined && !a.finished) {
+      this.#finish(a);
       if (!this.#f.res.writableFinished) {
-        a.proxyReq?.destroy();
+        a.cancel();
         if (a.probe && !a.responded) this.#svc.outlier.probeAbandoned(a.instance);
       }
-      this.#finish(a);
     }
     this.#releaseAdmission();
     this.#decided = true;
@@ -419,7 +465,11 @@ export class HttpExchange {
   #decide(failure: UpstreamFailure): void {
     this.#decided = true;
     this.#clearTimer();
-    writeFailure(this.#f.res, failure, this.#f.requestId);
+    const res = this.#f.res;
+    const own = this.#f.responseHeaders;
+    if (own !== undefined && !res.headersSent)
+      for (let i = 0; i + 1 < own.length; i += 2) res.setHeader(own[i]!, own[i + 1]!);
+    writeFailure(res, failure, this.#f.requestId);
   }
 
   /** The admitted request ends without saying anything about the service (no instance, client gone). */
@@ -459,23 +509,8 @@ export function querySuffix(query: string): string {
   return query === '' || query.charCodeAt(0) === 0x3f ? query : `?${query}`;
 }
 
-/** Responses at least this long (or without a length) get the idle timeout. */
-const LONG_BODY_BYTES = 64 * 1024;
-
-/** From the raw header list: `proxyRes.headers` would build node's header object just for this. */
-function isLong(list: readonly string[]): boolean {
-  for (let i = 0; i < list.length; i += 2) {
-    const name = list[i]!;
-    if (name.length === 14 && name.toLowerCase() === 'content-length') return !(Number(list[i + 1]) < LONG_BODY_BYTES);
-  }
-  return true;
-}
-
-function bufferStream(body: Buffer): Readable {
-  return new Readable({
-    read() {
-      if (body.length > 0) this.push(body);
-      this.push(null);
-    },
-  });
+/** undici would not send the request as given (invalid argument, unsupported header): nothing went out. */
+function isRequestRefused(err: unknown): boolean {
+  const code = (err as { code?: unknown } | null)?.code;
+  return code === 'UND_ERR_INVALID_ARG' || code === 'UND_ERR_NOT_SUPPORTED';
 }

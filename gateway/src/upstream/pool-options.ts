@@ -9,7 +9,7 @@ export type UpstreamRegistryView = Pick<RegistryView, 'instances' | 'onChange'>;
 /** The subset of a pino logger the pool uses; pino loggers fit as they are. */
 export type UpstreamLogger = RoutingLogger;
 
-/** Connections to the instances (one `http.Agent` and one `https.Agent` per pool; agents pool per host:port). */
+/** Connections to the instances (an undici Pool per instance). */
 export interface UpstreamAgentOptions {
   /** Reuse connections between requests. Default true (without it every request opens a connection). */
   keepAlive?: boolean;
@@ -17,8 +17,6 @@ export interface UpstreamAgentOptions {
   keepAliveMsecs?: number;
   /** Connections per instance; requests beyond it queue. Default 256. */
   maxSockets?: number;
-  /** Idle connections kept per instance. Default 256. */
-  maxFreeSockets?: number;
   /**
    * An idle kept-alive connection is closed after this, ms. Keep it below the instances'
    * own keep-alive timeout (Node's default is 5000 ms), or a reused connection can be
@@ -96,7 +94,6 @@ export const UPSTREAM_POOL_DEFAULTS = Object.freeze({
     keepAlive: true,
     keepAliveMsecs: 1_000,
     maxSockets: 256,
-    maxFreeSockets: 256,
     idleTimeoutMs: 4_000,
   }),
   defaultTimeoutMs: 30_000,
@@ -159,7 +156,6 @@ export function resolvePoolOptions(options: UpstreamPoolOptions): ResolvedPoolOp
     keepAlive,
     keepAliveMsecs: number(a.keepAliveMsecs, d.agent.keepAliveMsecs, 'agent.keepAliveMsecs', 1),
     maxSockets: number(a.maxSockets, d.agent.maxSockets, 'agent.maxSockets', 1, true),
-    maxFreeSockets: number(a.maxFreeSockets, d.agent.maxFreeSockets, 'agent.maxFreeSockets', 0, true),
     idleTimeoutMs: number(a.idleTimeoutMs, d.agent.idleTimeoutMs, 'agent.idleTimeoutMs', 1),
   });
   const h = objectOption(options.health, 'health');

@@ -1,4 +1,3 @@
-import type { Agent } from 'node:http';
 import type { ServiceInstance } from '@switchyard/sdk';
 import type { CircuitState } from '../metrics/labels.js';
 import type { BalancerName } from '../routing/route-types.js';
@@ -7,12 +6,11 @@ import { createBalancer } from './balancers.js';
 import { CircuitBreaker } from './circuit-breaker.js';
 import { OutlierDetector, type OutlierEvents } from './outlier-detector.js';
 import type { ResolvedPoolOptions } from './pool-options.js';
+import { createUpstreamConnections } from './upstream-connections.js';
 import { proxyTargetOf, UpstreamInstance, type UpstreamInstanceStats } from './upstream-instance.js';
 
 export interface ServiceUpstreamsDeps {
   readonly options: ResolvedPoolOptions;
-  readonly httpAgent: Agent;
-  readonly httpsAgent: Agent;
   /** A service's instance count changed. */
   readonly onInstances: (service: string, count: number) => void;
   readonly outlierEvents: (service: string) => OutlierEvents;
@@ -71,9 +69,12 @@ export class ServiceUpstreams {
       }
       const target = proxyTargetOf(url);
       if (target === undefined) continue;
-      const agent = target.protocol === 'https:' ? this.#deps.httpsAgent : this.#deps.httpAgent;
-      next.push(new UpstreamInstance(record.id, url, target, agent, this.#deps.options.latencyDecayMs));
+      const o = this.#deps.options;
+      const connections = createUpstreamConnections(target, o.agent, o.responseIdleTimeoutMs);
+      next.push(new UpstreamInstance(record.id, url, target, connections, o.latencyDecayMs));
     }
+    const kept = new Set(next);
+    for (const old of this.#instances) if (!kept.has(old)) old.retire();
     this.#instances = Object.freeze(next);
     for (const b of this.#balancers.values()) b.update(this.#instances);
     this.#deps.onInstances(this.name, next.length);
@@ -101,6 +102,11 @@ export class ServiceUpstreams {
     const chosen = b.pick(list, ctx);
     if (chosen !== undefined || tried.length < 2) return chosen;
     return b.pick(list, { ...ctx, avoid: [tried[tried.length - 1]!] });
+  }
+
+  /** The pool closes: cut every instance's connections. */
+  destroy(): void {
+    for (const i of this.#instances) i.destroy();
   }
 
   stats(): UpstreamInstanceStats[] {

@@ -24,13 +24,23 @@ import type { UpstreamErrorReason } from '../metrics/labels.js';
  */
 export type FailureKind = 'connect' | 'stale' | 'reset' | 'protocol' | 'timeout' | 'status';
 
-const RESET_CODES: ReadonlySet<string> = new Set(['ECONNRESET', 'EPIPE', 'ECONNABORTED']);
+/** A connection closed or reset under a request (undici reports a peer's FIN as UND_ERR_SOCKET "other side closed"). */
+const RESET_CODES: ReadonlySet<string> = new Set(['ECONNRESET', 'EPIPE', 'ECONNABORTED', 'UND_ERR_SOCKET']);
+
+/** Answers that are not HTTP, or not the HTTP they announced. */
+const PROTOCOL_CODES: ReadonlySet<string> = new Set([
+  'UND_ERR_RES_CONTENT_LENGTH_MISMATCH',
+  'UND_ERR_RES_EXCEEDED_MAX_SIZE',
+]);
 
 export function classifyError(err: unknown, connected: boolean, reusedSocket: boolean): FailureKind {
   if (!connected) return 'connect';
-  const code = (err as { code?: unknown } | null)?.code;
+  const e = err as { code?: unknown; message?: unknown } | null;
+  const code = e?.code;
   if (typeof code === 'string') {
-    if (code.startsWith('HPE_')) return 'protocol';
+    if (code.startsWith('HPE_') || PROTOCOL_CODES.has(code)) return 'protocol';
+    // undici's "bad response": bytes that cannot be a response to this request (e.g. an answer before it was sent).
+    if (code === 'UND_ERR_SOCKET' && e?.message === 'bad response') return 'protocol';
     if (reusedSocket && RESET_CODES.has(code)) return 'stale';
   }
   return 'reset';

@@ -1,6 +1,6 @@
-import type { Agent } from 'node:http';
+import type { Pool } from 'undici';
 
-/** The address fields http-proxy reads from a target (a pre-parsed URL, so nothing is parsed per request). */
+/** A registered address, parsed once (the connections' origin, the Host header, http-proxy's WebSocket target). */
 export interface ProxyTarget {
   readonly protocol: 'http:' | 'https:';
   /** Without IPv6 brackets: what `net.connect` takes. */
@@ -39,7 +39,8 @@ export class UpstreamInstance {
   readonly target: ProxyTarget;
   /** The Host header sent when the pool does not preserve the client's. */
   readonly hostHeader: string;
-  readonly agent: Agent;
+  /** Keep-alive connections to this instance; closed by `retire()` when it leaves the registry. */
+  readonly connections: Pool;
   readonly #decayMs: number;
 
   outstanding = 0;
@@ -56,12 +57,12 @@ export class UpstreamInstance {
   /** performance.now() of the last sample; -1: none yet. */
   #sampledAt = -1;
 
-  constructor(id: string, url: string, target: ProxyTarget, agent: Agent, decayMs: number) {
+  constructor(id: string, url: string, target: ProxyTarget, connections: Pool, decayMs: number) {
     this.id = id;
     this.url = url;
     this.target = target;
     this.hostHeader = target.host;
-    this.agent = agent;
+    this.connections = connections;
     this.#decayMs = decayMs;
   }
 
@@ -91,6 +92,16 @@ export class UpstreamInstance {
     this.#sampledAt = now;
   }
 
+  /** Gone from the registry (or the pool closes): requests in flight finish, then its connections close. */
+  retire(): void {
+    this.connections.close().catch(() => {});
+  }
+
+  /** Cut its connections now (requests in flight fail). */
+  destroy(): void {
+    this.connections.destroy().catch(() => {});
+  }
+
   stats(now: number): UpstreamInstanceStats {
     return {
       id: this.id,
@@ -104,7 +115,7 @@ export class UpstreamInstance {
   }
 }
 
-/** The target http-proxy needs, from a registered `address.http`; undefined when it is not a usable http(s) URL. */
+/** The parsed target of a registered `address.http`; undefined when it is not a usable http(s) URL. */
 export function proxyTargetOf(address: string): ProxyTarget | undefined {
   let u: URL;
   try {

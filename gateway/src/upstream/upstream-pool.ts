@@ -1,16 +1,9 @@
-import { Agent as HttpAgent, type IncomingMessage } from 'node:http';
-import { Agent as HttpsAgent } from 'node:https';
+import type { IncomingMessage } from 'node:http';
 import type { Duplex } from 'node:stream';
 import { InternalError } from '@switchyard/broker';
 import httpProxy from 'http-proxy';
 import type { CircuitState, UpstreamErrorReason } from '../metrics/labels.js';
-import {
-  type AttemptOptions,
-  attemptOf,
-  type ExchangeHost,
-  type ForwardRequest,
-  HttpExchange,
-} from './http-exchange.js';
+import { type ExchangeHost, type ForwardRequest, HttpExchange } from './http-exchange.js';
 import type { OutlierEvents } from './outlier-detector.js';
 import { type ResolvedPoolOptions, resolvePoolOptions, type UpstreamPoolOptions } from './pool-options.js';
 import { ServiceUpstreams } from './service-upstreams.js';
@@ -30,23 +23,21 @@ import {
  * deadlines, passive health checks with outlier ejection, a circuit breaker per service,
  * header hygiene (hop-by-hop, X-Forwarded-*), streaming (SSE) and WebSocket pass-through.
  *
- * Proxying is http-proxy's (the engine under http-proxy-middleware), used directly with
- * per-request options rather than through http-proxy-middleware: the middleware has no
- * per-request options (deadline, replayable body, error callback per attempt, which
- * retries need) and awaits an async router on every request. Measured on 2 cores,
- * 100-byte answers, 64 keep-alive clients: CPU per proxied request ~50 µs for bare
- * http-proxy, +0-4 µs for this pool with every feature on, +1-9 µs for
- * http-proxy-middleware alone; throughput of all three within the machine's noise.
- * Of http-proxy's passes only `stream` is kept: its X-Forwarded and timeout passes are
- * replaced by ours, and `deleteLength` would send `Content-Length: 0` ahead of a chunked
- * DELETE body (request smuggling). Responses are handled here (`selfHandleResponse`), so
- * that a 502/503 can be retried before anything is written to the client.
+ * Requests go out on undici (a Pool of keep-alive connections per instance, driven
+ * through its dispatch handler API), not through http-proxy / http-proxy-middleware:
+ * - the middleware has no per-request options (deadline, replayable body, an error
+ *   callback per attempt, which retries need) and awaits an async router per request;
+ * - node:http's client under http-proxy is the largest cost of a proxied request.
+ *   Measured with `npm run bench -- gateway` on 2 cores (100-byte answers, 64 keep-alive
+ *   clients): a bare undici forwarder does ~1.2x the requests/s of bare http-proxy.
+ * Responses are handled here, so a 502/503 can be retried before anything reaches the
+ * client. WebSocket upgrades still go through http-proxy's `ws` (its `stream` pass only):
+ * they are rare, long-lived and need the raw socket handed over.
  */
 export class UpstreamPool {
   readonly #o: ResolvedPoolOptions;
+  /** For WebSocket upgrades only. */
   readonly #proxy: httpProxy;
-  readonly #httpAgent: HttpAgent;
-  readonly #httpsAgent: HttpsAgent;
   readonly #services = new Map<string, ServiceUpstreams>();
   readonly #upgraded = new Set<Duplex>();
   readonly #exchangeHost: ExchangeHost;
@@ -60,40 +51,7 @@ export class UpstreamPool {
   constructor(options: UpstreamPoolOptions) {
     const o = resolvePoolOptions(options);
     this.#o = o;
-    const agentOptions = {
-      keepAlive: o.agent.keepAlive,
-      keepAliveMsecs: o.agent.keepAliveMsecs,
-      maxSockets: o.agent.maxSockets,
-      maxFreeSockets: o.agent.maxFreeSockets,
-      timeout: o.agent.idleTimeoutMs,
-      scheduling: 'lifo' as const,
-    };
-    this.#httpAgent = new HttpAgent(agentOptions);
-    this.#httpsAgent = new HttpsAgent(agentOptions);
     this.#proxy = createProxy();
-    // These listeners run inside node's socket and parser callbacks: an exception there would
-    // take the process down, so a bug of ours costs only the one exchange.
-    this.#proxy.on('proxyReq', (proxyReq, _req, res, opts) => {
-      const a = (opts as Partial<AttemptOptions>).switchyardAttempt;
-      try {
-        a?.exchange.socketAssigned(a, proxyReq);
-      } catch (err) {
-        this.#internalFailure(err, 'proxyReq');
-        proxyReq.destroy();
-        res.destroy();
-      }
-    });
-    this.#proxy.on('proxyRes', (proxyRes, _req, res) => {
-      const a = attemptOf((proxyRes as IncomingMessage & { req: Parameters<typeof attemptOf>[0] }).req);
-      try {
-        if (a !== undefined) a.exchange.responded(a, proxyRes);
-        else proxyRes.resume();
-      } catch (err) {
-        this.#internalFailure(err, 'proxyRes');
-        proxyRes.destroy();
-        res.destroy();
-      }
-    });
     this.#proxy.on('proxyReqWs', (proxyReq, _req, socket, opts) => {
       try {
         (opts as Partial<UpgradeOptions>).switchyardUpgrade?.requestCreated(proxyReq);
@@ -108,8 +66,8 @@ export class UpstreamPool {
     const proxy = this.#proxy;
     this.#exchangeHost = {
       options: o,
-      send: (req, res, opts, onError) => proxy.web(req, res, opts, onError),
       upstreamError: (routeId, reason) => this.#upstreamError(routeId, reason),
+      internalFailure: (err, where) => this.#internalFailure(err, where),
       exchangeEnded: () => this.#exchangeEnded(),
     };
     this.#upgradeHost = {
@@ -134,8 +92,8 @@ export class UpstreamPool {
 
   /**
    * Idempotent. New requests get 503 (CLOSED); requests in flight may finish for up to
-   * `drainTimeoutMs`; then WebSocket connections are cut and the agents (and their
-   * connections) destroyed.
+   * `drainTimeoutMs`; then WebSocket connections are cut and the instances' connections
+   * destroyed.
    */
   close(): Promise<void> {
     this.#closing ??= (async () => {
@@ -153,8 +111,7 @@ export class UpstreamPool {
       }
       for (const s of this.#upgraded) s.destroy();
       this.#upgraded.clear();
-      this.#httpAgent.destroy();
-      this.#httpsAgent.destroy();
+      for (const svc of this.#services.values()) svc.destroy();
       this.#proxy.removeAllListeners();
     })();
     return this.#closing;
@@ -246,8 +203,6 @@ export class UpstreamPool {
     if (svc === undefined) {
       svc = new ServiceUpstreams(name, {
         options: this.#o,
-        httpAgent: this.#httpAgent,
-        httpsAgent: this.#httpsAgent,
         onInstances: (service, count) => this.#o.metrics?.setInstances(service, count),
         outlierEvents: (service) => this.#outlierEvents(service),
         onCircuitState: (upstreams, state) => this.#circuitChanged(upstreams, state),
@@ -317,16 +272,18 @@ export class UpstreamPool {
   }
 }
 
-/** http-proxy with only its `stream` passes (see the class comment). */
+/**
+ * http-proxy for upgrades, with only its method check and `stream` passes: its
+ * X-Forwarded pass is replaced by ours, and no plain request goes through it.
+ */
 function createProxy(): httpProxy {
   const proxy = httpProxy.createProxyServer({});
   const passes = proxy as unknown as { webPasses: { name: string }[]; wsPasses: { name: string }[] };
-  const web = passes.webPasses.filter((p) => p.name === 'stream');
   const ws = passes.wsPasses.filter((p) => p.name === 'checkMethodAndHeader' || p.name === 'stream');
-  if (web.length !== 1 || ws.length !== 2) {
-    throw new InternalError('http-proxy: its request passes are not the ones this gateway was written for');
+  if (ws.length !== 2) {
+    throw new InternalError('http-proxy: its upgrade passes are not the ones this gateway was written for');
   }
-  passes.webPasses = web;
+  passes.webPasses = [];
   passes.wsPasses = ws;
   return proxy;
 }
