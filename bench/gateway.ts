@@ -28,7 +28,7 @@ import { printTable } from './lib/table.js';
 
 const ROLE_ENV = 'BENCH_GATEWAY_ROLE';
 const SELF = fileURLToPath(import.meta.url);
-const ALL_VARIANTS = ['direct', 'bare-http-proxy', 'gateway', 'gateway-plain', 'express-hpm'] as const;
+const ALL_VARIANTS = ['direct', 'bare-http-proxy', 'undici-proxy', 'gateway', 'gateway-plain', 'express-hpm'] as const;
 type Variant = (typeof ALL_VARIANTS)[number];
 /** BENCH_GATEWAY_VARIANTS=a,b picks some (bare-http-proxy and gateway are always run: they make the ratio). */
 const VARIANTS: readonly Variant[] = (() => {
@@ -76,6 +76,51 @@ async function bareProxyRole(target: string): Promise<void> {
     if ('writeHead' in res && !res.headersSent) res.writeHead(502).end();
   });
   const server = createServer((req, res) => proxy.web(req, res));
+  server.keepAliveTimeout = 60_000;
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  ready((server.address() as AddressInfo).port);
+}
+
+async function undiciRole(target: string): Promise<void> {
+  const { Pool } = await import('undici');
+  const pool = new Pool(target, { connections: 256, pipelining: 1 });
+  const server = createServer((req, res) => {
+    const headers: string[] = [];
+    const raw = req.rawHeaders;
+    for (let i = 0; i < raw.length; i += 2) {
+      const n = raw[i]!.toLowerCase();
+      if (n === 'connection' || n === 'keep-alive' || n === 'host') continue;
+      headers.push(raw[i]!, raw[i + 1]!);
+    }
+    pool.dispatch(
+      { path: req.url!, method: req.method as 'GET', headers, body: req.method === 'GET' ? null : req },
+      {
+        onConnect() {},
+        onHeaders(status: number, rawH: Buffer[], resume: () => void, statusText: string) {
+          const list: string[] = [];
+          for (let i = 0; i < rawH.length; i += 2) {
+            const n = rawH[i]!.toString('latin1');
+            const l = n.toLowerCase();
+            if (l === 'connection' || l === 'keep-alive' || l === 'transfer-encoding') continue;
+            list.push(n, rawH[i + 1]!.toString('latin1'));
+          }
+          res.writeHead(status, statusText, list);
+          res.on('drain', resume);
+          return true;
+        },
+        onData(chunk: Buffer) {
+          return res.write(chunk);
+        },
+        onComplete() {
+          res.end();
+        },
+        onError() {
+          if (!res.headersSent) res.writeHead(502);
+          res.end();
+        },
+      } as never,
+    );
+  });
   server.keepAliveTimeout = 60_000;
   await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
   ready((server.address() as AddressInfo).port);
@@ -269,12 +314,14 @@ export async function runGateway(): Promise<SuiteReport> {
     const servers: Record<Variant, { url: string; headers: Record<string, string>; server: Child }> = {
       direct: { url: `${target}/item`, headers: {}, server: upstream },
       'bare-http-proxy': { url: '', headers: {}, server: upstream },
+      'undici-proxy': { url: '', headers: {}, server: upstream },
       gateway: { url: '', headers: { authorization: `Bearer ${token}` }, server: upstream },
       'gateway-plain': { url: '', headers: {}, server: upstream },
       'express-hpm': { url: '', headers: {}, server: upstream },
     };
     for (const [variant, role, path] of [
       ['bare-http-proxy', 'bare-proxy', '/item'],
+      ['undici-proxy', 'undici', '/item'],
       ['gateway', 'gateway', '/bench/item'],
       ['gateway-plain', 'gateway-plain', '/bench/item'],
       ['express-hpm', 'express', '/item'],
@@ -289,6 +336,7 @@ export async function runGateway(): Promise<SuiteReport> {
     const rounds: Record<Variant, LoadResult[]> = {
       direct: [],
       'bare-http-proxy': [],
+      'undici-proxy': [],
       gateway: [],
       'gateway-plain': [],
       'express-hpm': [],
@@ -373,6 +421,7 @@ if (role !== undefined) {
     upstream: upstreamRole,
     'bare-proxy': () => bareProxyRole(target),
     express: () => expressRole(target),
+    undici: () => undiciRole(target),
     gateway: () => gatewayRole(target, false),
     'gateway-plain': () => gatewayRole(target, true),
     load: loadRole,

@@ -40,17 +40,24 @@ export interface HeaderCarrier {
 /** Remove headers (lower-case names) from a request, whatever case they were sent in. */
 export function removeHeaders(req: HeaderCarrier, names: ReadonlySet<string>): void {
   const h = req.headers;
-  for (const k of Object.keys(h)) if (names.has(k.toLowerCase())) delete h[k];
-  const raw = req.rawHeaders;
-  if (raw !== undefined) {
-    let w = 0;
-    for (let r = 0; r + 1 < raw.length; r += 2) {
-      if (names.has(raw[r]!.toLowerCase())) continue;
-      raw[w++] = raw[r]!;
-      raw[w++] = raw[r + 1]!;
+  let found = false;
+  for (const k in h) {
+    // node's keys are lower-case already (no copy made); an object built by hand may not be.
+    if (names.has(k.toLowerCase())) {
+      delete h[k];
+      found = true;
     }
-    raw.length = w;
   }
+  // The raw list holds the same headers: nothing to do there when the object had none of them.
+  const raw = req.rawHeaders;
+  if (!found || raw === undefined) return;
+  let w = 0;
+  for (let r = 0; r + 1 < raw.length; r += 2) {
+    if (names.has(raw[r]!.toLowerCase())) continue;
+    raw[w++] = raw[r]!;
+    raw[w++] = raw[r + 1]!;
+  }
+  raw.length = w;
 }
 
 const strippedIdentity = new Set(IDENTITY_HEADER_NAMES);

@@ -44,15 +44,22 @@ function positiveInt(name: string, value: unknown, fallback: number): number {
 }
 
 /**
- * Bounded LRU of successful verifications, keyed by the token. Signature checks cost
- * ~70-140 µs in WebCrypto; a hit costs a map lookup. Only successes are
- * cached: a failure must be re-checked (it could be a clock-skew case that becomes valid).
+ * Bounded cache of successful verifications, keyed by the token, evicting like an LRU
+ * (second chance / CLOCK: an entry used since it was last passed over is kept, the
+ * oldest unused one goes). Signature checks cost ~70-140 µs in WebCrypto; a hit costs
+ * one map lookup and a flag write, no re-insertion per hit. Only successes are cached:
+ * a failure must be re-checked (it could be a clock-skew case that becomes valid).
  */
+interface Slot<V> {
+  readonly entry: CachedVerification<V>;
+  used: boolean;
+}
+
 export class TokenCache<V> {
   readonly maxEntries: number;
   readonly maxTtlMs: number;
-  // Map keeps insertion order: re-inserting on a hit makes the first key the LRU one.
-  readonly #entries = new Map<string, CachedVerification<V>>();
+  // Map keeps insertion order: the first key is the oldest (or the longest passed over).
+  readonly #entries = new Map<string, Slot<V>>();
 
   constructor(options: TokenCacheOptions = {}) {
     this.maxEntries = positiveInt('cache.maxEntries', options.maxEntries, TOKEN_CACHE_DEFAULTS.maxEntries);
@@ -65,19 +72,19 @@ export class TokenCache<V> {
 
   /** The live entry for `key` at `now`, or undefined (expired entries are dropped). */
   get(key: string, now: number): CachedVerification<V> | undefined {
-    const e = this.#entries.get(key);
-    if (e === undefined) return undefined;
-    this.#entries.delete(key);
-    if (now >= e.expiresAt) return undefined;
-    this.#entries.set(key, e);
+    const slot = this.#entries.get(key);
+    if (slot === undefined) return undefined;
+    const e = slot.entry;
+    if (now >= e.expiresAt) {
+      this.#entries.delete(key);
+      return undefined;
+    }
     // A clock that went backwards: do not serve, but keep (it becomes valid again).
-    return now < e.notBefore ? undefined : e;
+    if (now < e.notBefore) return undefined;
+    slot.used = true;
+    return e;
   }
 
-  /**
-   * Remember a verification. `exp`/`nbf` are the token's claims in seconds (undefined when
-   * absent); `toleranceSec` is the verifier's clock tolerance.
-   */
   set(
     key: string,
     value: V,
@@ -90,11 +97,17 @@ export class TokenCache<V> {
     const expiresAt = claims.exp === undefined ? cap : Math.min(cap, (claims.exp + toleranceSec) * 1000);
     if (expiresAt <= now) return;
     const notBefore = claims.nbf === undefined ? Number.NEGATIVE_INFINITY : (claims.nbf - toleranceSec) * 1000;
-    this.#entries.delete(key);
-    this.#entries.set(key, { value, keyId, notBefore, expiresAt });
-    if (this.#entries.size > this.maxEntries) {
-      const oldest = this.#entries.keys().next().value as string;
-      this.#entries.delete(oldest);
+    const entries = this.#entries;
+    entries.delete(key);
+    entries.set(key, { entry: { value, keyId, notBefore, expiresAt }, used: false });
+    while (entries.size > this.maxEntries) {
+      const [oldest, slot] = entries.entries().next().value as [string, Slot<V>];
+      entries.delete(oldest);
+      // Used since it was inserted or last passed over: a second chance at the back.
+      if (slot.used && oldest !== key) {
+        slot.used = false;
+        entries.set(oldest, slot);
+      }
     }
   }
 
