@@ -6,6 +6,7 @@
  *
  * - direct: no proxy (the ceiling);
  * - bare-http-proxy: `http-proxy` on a raw node server with a keep-alive agent (the baseline);
+ * - undici-proxy: a bare forwarder on undici's dispatch API, the engine the gateway uses (its ceiling);
  * - gateway: Switchyard's gateway with a dev JWT (HS256) verified on every request, a
  *   rate limit keyed by subject, and the upstream discovered through the registry;
  * - gateway-plain: the same gateway on a route without auth and rate limit (the proxy path alone);
