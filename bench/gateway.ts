@@ -23,6 +23,7 @@ import { Agent, createServer, request } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
+import type { Dispatcher } from 'undici';
 import { type LatencySummary, median, pairedMedianRatio, ratio, summarizeLatencies } from './lib/stats.js';
 import type { SuiteReport } from './lib/suite.js';
 import { printTable } from './lib/table.js';
@@ -85,41 +86,42 @@ async function bareProxyRole(target: string): Promise<void> {
 async function undiciRole(target: string): Promise<void> {
   const { Pool } = await import('undici');
   const pool = new Pool(target, { connections: 256, pipelining: 1 });
+  const HOP = new Set(['connection', 'keep-alive', 'transfer-encoding', 'host']);
   const server = createServer((req, res) => {
+    // The least a correct forwarder does: hop-by-hop headers out, backpressure honoured.
     const headers: string[] = [];
     const raw = req.rawHeaders;
-    for (let i = 0; i < raw.length; i += 2) {
-      const n = raw[i]!.toLowerCase();
-      if (n === 'connection' || n === 'keep-alive' || n === 'host') continue;
-      headers.push(raw[i]!, raw[i + 1]!);
-    }
+    for (let i = 0; i < raw.length; i += 2) if (!HOP.has(raw[i]!.toLowerCase())) headers.push(raw[i]!, raw[i + 1]!);
+    let resumeBody: () => void = noop;
+    const handler: Dispatcher.DispatchHandlers = {
+      onConnect() {},
+      onHeaders(status, rawHeaders, resume, statusText) {
+        resumeBody = resume;
+        const list: string[] = [];
+        for (let i = 0; i < rawHeaders.length; i += 2) {
+          const name = rawHeaders[i]!.toString('latin1');
+          if (!HOP.has(name.toLowerCase())) list.push(name, rawHeaders[i + 1]!.toString('latin1'));
+        }
+        res.writeHead(status, statusText, list);
+        return true;
+      },
+      onData(chunk) {
+        if (res.write(chunk)) return true;
+        res.once('drain', resumeBody);
+        return false;
+      },
+      onComplete() {
+        res.end();
+      },
+      onError() {
+        if (!res.headersSent) res.writeHead(502);
+        res.end();
+      },
+    };
+    const method = req.method as Dispatcher.HttpMethod;
     pool.dispatch(
-      { path: req.url!, method: req.method as 'GET', headers, body: req.method === 'GET' ? null : req },
-      {
-        onConnect() {},
-        onHeaders(status: number, rawH: Buffer[], resume: () => void, statusText: string) {
-          const list: string[] = [];
-          for (let i = 0; i < rawH.length; i += 2) {
-            const n = rawH[i]!.toString('latin1');
-            const l = n.toLowerCase();
-            if (l === 'connection' || l === 'keep-alive' || l === 'transfer-encoding') continue;
-            list.push(n, rawH[i + 1]!.toString('latin1'));
-          }
-          res.writeHead(status, statusText, list);
-          res.on('drain', resume);
-          return true;
-        },
-        onData(chunk: Buffer) {
-          return res.write(chunk);
-        },
-        onComplete() {
-          res.end();
-        },
-        onError() {
-          if (!res.headersSent) res.writeHead(502);
-          res.end();
-        },
-      } as never,
+      { path: req.url!, method, headers, body: method === 'GET' || method === 'HEAD' ? null : req },
+      handler,
     );
   });
   server.keepAliveTimeout = 60_000;
