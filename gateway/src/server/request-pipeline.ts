@@ -7,6 +7,7 @@ import type { Logger } from 'pino';
 import type { AuthGuard } from '../auth/auth-guard.js';
 import { ANONYMOUS, type Identity } from '../auth/identity.js';
 import { stripIdentityHeaders } from '../auth/identity-headers.js';
+import { setHeaderList } from '../http/header-list.js';
 import type { GatewayMetrics } from '../metrics/gateway-metrics.js';
 import type { RejectReason } from '../metrics/labels.js';
 import type { ClientIpResolver, TrustProxy } from '../ratelimit/client-ip.js';
@@ -150,7 +151,7 @@ export class RequestPipeline {
       const path = target.path;
       if (isReservedPath(path)) {
         x.ops = true;
-        setHeaders(res, x.headers);
+        setHeaderList(res, x.headers);
         if (x.expectsContinue) res.writeContinue();
         d.ops(req, res);
         return;
@@ -191,7 +192,7 @@ export class RequestPipeline {
       if (rt.rpc) {
         const t = route.target;
         if (t.type !== 'rpc') return;
-        setHeaders(res, x.headers);
+        setHeaderList(res, x.headers);
         await d.rpc.call(req, res, route.id, t, payload, identity, requestId, rt.timeoutMs);
         return;
       }
@@ -262,7 +263,7 @@ export class RequestPipeline {
     if (!isSwitchyardError(err) || err.canonical === 'INTERNAL') {
       d.logger.error({ err, requestId: x.requestId, route: x.routeId }, 'gateway: request failed inside the gateway');
     }
-    if (!res.headersSent) setHeaders(res, x.headers);
+    if (!res.headersSent) setHeaderList(res, x.headers);
     // Refused before `100 Continue`: the client may never send the body, so the connection cannot be reused.
     if (x.expectsContinue && !res.headersSent) res.setHeader('connection', 'close');
     writeEdgeError(res, err, x.requestId || undefined);
@@ -319,11 +320,6 @@ export class RequestPipeline {
       endSocket(socket, rawErrorResponse(err, requestId));
     }
   }
-}
-
-/** Set a flat name/value header list on a response the gateway writes itself. */
-function setHeaders(res: ServerResponse, list: readonly string[]): void {
-  for (let i = 0; i + 1 < list.length; i += 2) res.setHeader(list[i]!, list[i + 1]!);
 }
 
 /** Which refusal an error is, for `switchyard_gateway_rejected_total`. */

@@ -2,6 +2,7 @@ import type { IncomingHttpHeaders, IncomingMessage, ServerResponse } from 'node:
 import { PassThrough } from 'node:stream';
 import { InternalError } from '@switchyard/broker';
 import type { Dispatcher } from 'undici';
+import { setHeaderList } from '../http/header-list.js';
 import type { UpstreamErrorReason } from '../metrics/labels.js';
 import type { CompiledRoute, ResolvedHttpTarget } from '../routing/route-compiler.js';
 import { setForwardedHeaders } from './forwarded-headers.js';
@@ -403,7 +404,7 @@ export class HttpExchange {
       for (let i = 0; i < list.length; i += 2) {
         if (!preset.includes(list[i]!.toLowerCase())) res.appendHeader(list[i]!, list[i + 1]!);
       }
-      for (let i = 0; i + 1 < own.length; i += 2) res.setHeader(own[i]!, own[i + 1]!);
+      setHeaderList(res, own);
       res.writeHead(status, statusText);
     }
     a.relaying = true;
@@ -467,8 +468,7 @@ export class HttpExchange {
     this.#clearTimer();
     const res = this.#f.res;
     const own = this.#f.responseHeaders;
-    if (own !== undefined && !res.headersSent)
-      for (let i = 0; i + 1 < own.length; i += 2) res.setHeader(own[i]!, own[i + 1]!);
+    if (own !== undefined && !res.headersSent) setHeaderList(res, own);
     writeFailure(res, failure, this.#f.requestId);
   }
 

@@ -92,12 +92,12 @@ export class UpstreamInstance {
     this.#sampledAt = now;
   }
 
-  /** Gone from the registry (or the pool closes): requests in flight finish, then its connections close. */
+  /** Gone from the registry: requests in flight finish, then its connections close. */
   retire(): void {
     this.connections.close().catch(() => {});
   }
 
-  /** Cut its connections now (requests in flight fail). */
+  /** The upstream pool closes after its drain: cut its connections now (requests still in flight fail). */
   destroy(): void {
     this.connections.destroy().catch(() => {});
   }
