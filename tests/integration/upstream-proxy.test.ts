@@ -4,6 +4,7 @@ import { UpstreamPool } from '@switchyard/gateway';
 import type { MemoryRegistry, RegistryView } from '@switchyard/sdk';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import {
+  eventually,
   httpRoute,
   rawExchange,
   registryWith,
@@ -330,5 +331,38 @@ describe('connections', () => {
     await p.close();
     await r.registry.close();
     await b.close();
+  });
+
+  it('closes the connections of an instance that leaves the registry, after its request in flight finished', async () => {
+    const b = await startUpstream('b');
+    const c = await startUpstream('c');
+    const r = await registryWith('leaving', [b, c]);
+    const p = new UpstreamPool({ view: r.view });
+    const f = await startFront(p, httpRoute('leaving'));
+    const open = (u: typeof b) => new Promise<number>((resolve) => u.server.getConnections((_e, n) => resolve(n)));
+    let release: () => void = () => {};
+    const held = new Promise<void>((resolve) => {
+      release = resolve;
+    });
+    b.handler = (_req, res) => void held.then(() => res.end('b, late'));
+    // Round-robin: one request each; b's is held open.
+    const slow = send(f.port, '/one');
+    expect(JSON.parse((await send(f.port, '/two')).body)).toEqual({ upstream: 'c' });
+    await eventually(async () => (await open(b)) === 1, 2_000, 'the request at b');
+    await r.registrations.get('b')!.deregister();
+    await eventually(() => r.view.instances('leaving').length === 1, 2_000, 'b gone from the view');
+    expect(JSON.parse((await send(f.port, '/three')).body)).toEqual({ upstream: 'c' });
+    // b's connection stays while its request is in flight, and the request completes ...
+    expect(await open(b)).toBe(1);
+    release();
+    expect(await slow).toMatchObject({ status: 200, body: 'b, late' });
+    // ... then it is closed by the gateway, not left to b's keep-alive timer.
+    await eventually(async () => (await open(b)) === 0, 2_000, 'b has no connection left');
+    expect(await open(c)).toBe(1);
+    await f.close();
+    await p.close();
+    await r.registry.close();
+    await b.close();
+    await c.close();
   });
 });
