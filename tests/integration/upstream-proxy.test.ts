@@ -317,6 +317,20 @@ describe('connections', () => {
     client.destroy();
   });
 
+  it('keeps the upstream connection after a HEAD request too', async () => {
+    a.handler = (req, res) => {
+      res.writeHead(200, { 'content-type': 'text/plain', 'content-length': '5' });
+      res.end(req.method === 'HEAD' ? undefined : 'hello');
+    };
+    const before = a.connections;
+    for (let k = 0; k < 20; k++) {
+      const r = await send(front.port, `/head/${k}`, { method: k % 2 === 0 ? 'HEAD' : 'GET' });
+      expect(r.status).toBe(200);
+      expect(r.body).toBe(k % 2 === 0 ? '' : 'hello');
+    }
+    expect(a.connections - before).toBeLessThanOrEqual(1);
+  });
+
   it('closes idle upstream connections after agent.idleTimeoutMs, before the upstream would', async () => {
     const b = await startUpstream('b');
     const r = await registryWith('idle', [b]);

@@ -360,12 +360,17 @@ export class HttpExchange {
     const headers = this.#headers!;
     // undici serialises the headers when it takes the request: the object may change for the next attempt.
     headers.host = this.#host.options.preserveHost ? req.headers.host : inst.hostHeader;
+    const method = (req.method ?? 'GET') as Dispatcher.HttpMethod;
     inst.connections.dispatch(
       {
         path: inst.target.path + this.#f.upstreamPath + querySuffix(this.#f.query),
-        method: (req.method ?? 'GET') as Dispatcher.HttpMethod,
+        method,
         headers,
         body,
+        // undici closes the connection after every HEAD (for servers that wrongly send a
+        // body); node:http keeps it, and so do we: load balancers' HEAD health checks would
+        // otherwise open a connection each. No effect when keep-alive is off.
+        reset: method === 'HEAD' ? false : undefined,
       },
       a,
     );
