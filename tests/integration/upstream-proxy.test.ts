@@ -1,8 +1,11 @@
 import { Agent, createServer, type IncomingMessage, type ServerResponse } from 'node:http';
+import { createServer as createHttpsServer } from 'node:https';
 import { type AddressInfo, connect } from 'node:net';
+import type { TLSSocket } from 'node:tls';
 import { UpstreamPool } from '@switchyard/gateway';
 import type { MemoryRegistry, RegistryView } from '@switchyard/sdk';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { selfSignedCertificate } from '../fixtures/gateway-tls.js';
 import {
   eventually,
   httpRoute,
@@ -300,6 +303,48 @@ describe('header hygiene', () => {
     expect(a.seen[0]!.headers.host).toBe('shop.example.com');
     await f.close();
     await p.close();
+  });
+});
+
+describe('https instances', () => {
+  it("are verified against Node's CAs by default, and served once their CA is configured (upstream.tls.ca)", async () => {
+    const cert = selfSignedCertificate();
+    const server = createHttpsServer({ cert: cert.cert, key: cert.key }, (req, res) => {
+      res.setHeader('content-type', 'application/json');
+      res.end(JSON.stringify({ secure: (req.socket as TLSSocket).encrypted === true, path: req.url }));
+    });
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    const url = `https://127.0.0.1:${(server.address() as AddressInfo).port}`;
+    const r = await registryWith('tls-svc', [{ name: 'secure', url }]);
+    const untrusting = new UpstreamPool({ view: r.view });
+    const trusting = new UpstreamPool({ view: r.view, tls: { ca: cert.cert } });
+    const f1 = await startFront(untrusting, httpRoute('tls-svc'));
+    const f2 = await startFront(trusting, httpRoute('tls-svc'));
+    try {
+      // A self-signed certificate: the handshake fails, no request reaches the instance.
+      const refused = await send(f1.port, '/orders');
+      expect(refused.status).toBe(503);
+      expect(JSON.parse(refused.body)).toMatchObject({ code: 'UNAVAILABLE', details: { reason: 'connect' } });
+      const served = await send(f2.port, '/orders?x=1');
+      expect(served.status).toBe(200);
+      expect(JSON.parse(served.body)).toEqual({ secure: true, path: '/orders?x=1' });
+    } finally {
+      await f1.close();
+      await f2.close();
+      await untrusting.close();
+      await trusting.close();
+      await r.registry.close();
+      server.closeAllConnections();
+      await new Promise<void>((resolve) => server.close(() => resolve()));
+      cert.cleanup();
+    }
+  });
+
+  it('rejects a tls.ca that is not PEM certificates', () => {
+    expect(() => new UpstreamPool({ view, tls: { ca: 'not a certificate' } })).toThrow(/tls\.ca/);
+    expect(() => new UpstreamPool({ view, tls: { rejectUnauthorized: 'no' as never } })).toThrow(
+      /tls\.rejectUnauthorized/,
+    );
   });
 });
 

@@ -181,4 +181,23 @@ describe('gateway options: TLS', () => {
     const err = refusal(() => resolveGatewayOptions({ env: noEnv, tls: { cert: cert.key, key: cert.key } }));
     expect(err.details?.option).toBe('tls.cert');
   });
+
+  it('takes the CA of https instances from SWITCHYARD_UPSTREAM_CA (file or text); upstream.tls.ca wins', () => {
+    const fromFile = resolveGatewayOptions({ env: { SWITCHYARD_UPSTREAM_CA: cert.certFile } }).upstream;
+    expect(fromFile.tls?.ca).toBe(cert.cert);
+    const keepsOthers = resolveGatewayOptions({
+      env: { SWITCHYARD_UPSTREAM_CA: cert.cert },
+      upstream: { tls: { rejectUnauthorized: true }, defaultRetries: 2 },
+    }).upstream;
+    // Environment values are trimmed: the PEM text loses its final newline, nothing else.
+    expect(keepsOthers).toMatchObject({ tls: { ca: cert.cert.trim(), rejectUnauthorized: true }, defaultRetries: 2 });
+    const own = '-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----\n';
+    expect(
+      resolveGatewayOptions({ env: { SWITCHYARD_UPSTREAM_CA: cert.certFile }, upstream: { tls: { ca: own } } }).upstream
+        .tls?.ca,
+    ).toBe(own);
+    expect(resolveGatewayOptions({ env: noEnv }).upstream.tls).toBeUndefined();
+    const err = refusal(() => resolveGatewayOptions({ env: { SWITCHYARD_UPSTREAM_CA: cert.keyFile } }));
+    expect(err.details?.option).toBe('SWITCHYARD_UPSTREAM_CA');
+  });
 });

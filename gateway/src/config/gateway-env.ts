@@ -31,6 +31,8 @@ export const GATEWAY_ENV = Object.freeze({
   tlsCert: 'SWITCHYARD_TLS_CERT',
   /** TLS private key of the public listener: a PEM file path or the PEM text. */
   tlsKey: 'SWITCHYARD_TLS_KEY',
+  /** CA certificates (a PEM file path or the PEM text) trusted for `https://` instances; default Node's CAs. */
+  upstreamCa: 'SWITCHYARD_UPSTREAM_CA',
   /** Gateway processes on this machine (node cluster). Default 1. */
   workers: 'SWITCHYARD_GATEWAY_WORKERS',
   /** pino level of the gateway's logger. Default `info`. */

@@ -10,7 +10,7 @@ import type { UpstreamPoolOptions } from '../upstream/pool-options.js';
 import { type AuthSetting, resolveAuth } from './auth-settings.js';
 import { type Env, GATEWAY_ENV, readEnv } from './gateway-env.js';
 import { boolOption, intOption, intSetting, invalidOption, isPlainObject, knownKeys } from './option-checks.js';
-import { type GatewayTlsOptions, type ResolvedTls, resolveTls } from './tls-options.js';
+import { type GatewayTlsOptions, pem, type ResolvedTls, resolveTls } from './tls-options.js';
 import { resolveTrustProxy } from './trust-proxy-setting.js';
 
 /** Upstream pool settings the gateway passes on (the view, metrics and logger are its own). */
@@ -269,6 +269,16 @@ export function resolveGatewayOptions(options: GatewayOptions = {}): ResolvedGat
   for (const key of ['view', 'metrics', 'logger']) {
     if (key in (upstream as object)) throw invalidOption(`upstream.${key}`, 'is set by the gateway itself');
   }
+  const upstreamCa = readEnv(env, GATEWAY_ENV.upstreamCa);
+  const upstreamTls = upstream.tls;
+  if (upstreamTls !== undefined && !isPlainObject(upstreamTls as unknown)) {
+    throw invalidOption('upstream.tls', 'must be an object { ca, rejectUnauthorized }');
+  }
+  // The option wins over the environment, as everywhere else.
+  const upstreamOptions: GatewayUpstreamOptions =
+    upstreamCa === undefined || upstreamTls?.ca !== undefined
+      ? upstream
+      : { ...upstream, tls: { ...upstreamTls, ca: pem(GATEWAY_ENV.upstreamCa, upstreamCa, 'CERTIFICATE') } };
 
   return Object.freeze({
     env,
@@ -298,7 +308,7 @@ export function resolveGatewayOptions(options: GatewayOptions = {}): ResolvedGat
     logLevel,
     metrics,
     exposeRoutes: boolOption('exposeRoutes', options.exposeRoutes, true),
-    upstream,
+    upstream: upstreamOptions,
   });
 }
 

@@ -57,7 +57,7 @@ export function resolveTls(value: unknown, env: Env): ResolvedTls | undefined {
 }
 
 /** PEM text as given, or the content of the file it names. */
-function pem(option: string, value: unknown, label: string): string {
+export function pem(option: string, value: unknown, label: string): string {
   if (typeof value !== 'string' || value.trim() === '') {
     throw invalidOption(option, 'must be PEM text or the path of a PEM file');
   }

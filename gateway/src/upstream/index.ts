@@ -20,6 +20,7 @@ export {
   type UpstreamLogger,
   type UpstreamPoolOptions,
   type UpstreamRegistryView,
+  type UpstreamTlsOptions,
 } from './pool-options.js';
 export { RoundRobinBalancer } from './round-robin.js';
 export { hash32 } from './string-hash.js';

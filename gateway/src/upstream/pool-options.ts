@@ -25,6 +25,18 @@ export interface UpstreamAgentOptions {
   idleTimeoutMs?: number;
 }
 
+/** How the gateway trusts instances registered with an `https://` address. */
+export interface UpstreamTlsOptions {
+  /**
+   * CA certificates (PEM text) that sign the instances' certificates, e.g. an internal CA.
+   * As with `tls.connect`, it replaces Node's bundled CAs for upstream connections. Default:
+   * Node's CAs (plus NODE_EXTRA_CA_CERTS).
+   */
+  ca?: string;
+  /** Verify instance certificates (chain and name). Default true; false only for development. */
+  rejectUnauthorized?: boolean;
+}
+
 /** Passive health checks: outlier ejection per instance. */
 export interface UpstreamHealthOptions {
   /** Consecutive failures that eject an instance. Default 5. */
@@ -64,6 +76,7 @@ export interface UpstreamPoolOptions {
   /** pino-compatible logger. Default silent. */
   logger?: UpstreamLogger;
   agent?: UpstreamAgentOptions;
+  tls?: UpstreamTlsOptions;
   /** Deadline for the response headers when the route sets no `timeoutMs`, ms. Default 30000. */
   defaultTimeoutMs?: number;
   /** Extra attempts when the route sets no `retries`. Default 1. */
@@ -113,6 +126,7 @@ export const UPSTREAM_POOL_DEFAULTS = Object.freeze({
 });
 
 export type ResolvedAgentOptions = Readonly<Required<UpstreamAgentOptions>>;
+export type ResolvedTlsOptions = Readonly<{ ca: string | undefined; rejectUnauthorized: boolean }>;
 export type ResolvedHealthOptions = Readonly<Omit<Required<UpstreamHealthOptions>, 'failureStatuses'>> & {
   readonly failureStatuses: ReadonlySet<number>;
 };
@@ -123,6 +137,7 @@ export interface ResolvedPoolOptions {
   readonly metrics: GatewayMetrics | undefined;
   readonly logger: UpstreamLogger;
   readonly agent: ResolvedAgentOptions;
+  readonly tls: ResolvedTlsOptions;
   readonly defaultTimeoutMs: number;
   readonly defaultRetries: number;
   readonly responseIdleTimeoutMs: number;
@@ -158,6 +173,13 @@ export function resolvePoolOptions(options: UpstreamPoolOptions): ResolvedPoolOp
     maxSockets: number(a.maxSockets, d.agent.maxSockets, 'agent.maxSockets', 1, true),
     idleTimeoutMs: number(a.idleTimeoutMs, d.agent.idleTimeoutMs, 'agent.idleTimeoutMs', 1),
   });
+  const t = objectOption(options.tls, 'tls');
+  if (t.ca !== undefined && (typeof t.ca !== 'string' || !t.ca.includes('-----BEGIN CERTIFICATE'))) {
+    throw new InvalidOptionsError('tls.ca: must be PEM text holding one or more certificates');
+  }
+  const rejectUnauthorized = t.rejectUnauthorized ?? true;
+  if (typeof rejectUnauthorized !== 'boolean') throw new InvalidOptionsError('tls.rejectUnauthorized: must be a boolean');
+  const tls: ResolvedTlsOptions = Object.freeze({ ca: t.ca, rejectUnauthorized });
   const h = objectOption(options.health, 'health');
   const failureStatuses = h.failureStatuses ?? d.health.failureStatuses;
   if (
@@ -214,6 +236,7 @@ export function resolvePoolOptions(options: UpstreamPoolOptions): ResolvedPoolOp
     metrics: options.metrics,
     logger: options.logger ?? silentRoutingLogger,
     agent,
+    tls,
     defaultTimeoutMs: number(options.defaultTimeoutMs, d.defaultTimeoutMs, 'defaultTimeoutMs', 1),
     defaultRetries: number(options.defaultRetries, d.defaultRetries, 'defaultRetries', 0, true),
     responseIdleTimeoutMs: number(options.responseIdleTimeoutMs, d.responseIdleTimeoutMs, 'responseIdleTimeoutMs', 0),

@@ -70,7 +70,7 @@ export class ServiceUpstreams {
       const target = proxyTargetOf(url);
       if (target === undefined) continue;
       const o = this.#deps.options;
-      const connections = createUpstreamConnections(target, o.agent, o.responseIdleTimeoutMs);
+      const connections = createUpstreamConnections(target, o);
       next.push(new UpstreamInstance(record.id, url, target, connections, o.latencyDecayMs));
     }
     const kept = new Set(next);

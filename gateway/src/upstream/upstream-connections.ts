@@ -1,6 +1,6 @@
 import type { Dispatcher } from 'undici';
 import { Client, Pool } from 'undici';
-import type { ResolvedAgentOptions } from './pool-options.js';
+import type { ResolvedPoolOptions } from './pool-options.js';
 import type { ProxyTarget } from './upstream-instance.js';
 
 const FRESH = Symbol('switchyard.upstream.freshSocket');
@@ -52,12 +52,10 @@ export function wentOutOnReusedConnection(handler: object): boolean {
  * the pool's `responseIdleTimeoutMs` (time between body chunks, not counted while the
  * client is too slow to take more).
  */
-export function createUpstreamConnections(
-  target: ProxyTarget,
-  agent: ResolvedAgentOptions,
-  responseIdleTimeoutMs: number,
-): Pool {
+export function createUpstreamConnections(target: ProxyTarget, o: ResolvedPoolOptions): Pool {
+  const { agent, tls } = o;
   const origin = `${target.protocol}//${target.host}`;
+  const tcp = { keepAlive: true, keepAliveInitialDelay: agent.keepAliveMsecs };
   return new Pool(origin, {
     connections: Number.isFinite(agent.maxSockets) ? agent.maxSockets : null,
     // pipelining 0 is undici's "no keep-alive": one request per connection.
@@ -66,8 +64,11 @@ export function createUpstreamConnections(
     // An instance's own Keep-Alive hint may shorten the idle time, never lengthen it past ours.
     keepAliveMaxTimeout: agent.idleTimeoutMs,
     headersTimeout: 0,
-    bodyTimeout: responseIdleTimeoutMs,
-    connect: { keepAlive: true, keepAliveInitialDelay: agent.keepAliveMsecs },
+    bodyTimeout: o.responseIdleTimeoutMs,
+    connect:
+      target.protocol === 'https:'
+        ? { ...tcp, rejectUnauthorized: tls.rejectUnauthorized, ...(tls.ca === undefined ? {} : { ca: tls.ca }) }
+        : tcp,
     factory: (url, options) => new TaggingClient(url, options as Client.Options),
   });
 }

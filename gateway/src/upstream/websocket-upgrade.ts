@@ -52,6 +52,9 @@ export interface UpgradeOptions {
   /** A dedicated connection: an upgraded socket never goes back to a pool. */
   agent: false;
   toProxy: true;
+  /** For `https:` instances: the pool's `tls` settings (http-proxy's names). */
+  secure?: boolean;
+  ca?: string;
   switchyardUpgrade: WebSocketUpgrade;
 }
 
@@ -131,6 +134,11 @@ export class WebSocketUpgrade {
     if (!this.#host.options.preserveHost) headers.host = inst.hostHeader;
     this.#timer = setTimeout(this.#onDeadline, this.#timeoutMs);
     const options: UpgradeOptions = { target: inst.target, agent: false, toProxy: true, switchyardUpgrade: this };
+    if (inst.target.protocol === 'https:') {
+      const tls = this.#host.options.tls;
+      options.secure = tls.rejectUnauthorized;
+      if (tls.ca !== undefined) options.ca = tls.ca;
+    }
     const url = req.url;
     req.url = this.#f.upstreamPath + querySuffix(this.#f.query);
     try {
