@@ -178,7 +178,9 @@ export function resolvePoolOptions(options: UpstreamPoolOptions): ResolvedPoolOp
     throw new InvalidOptionsError('tls.ca: must be PEM text holding one or more certificates');
   }
   const rejectUnauthorized = t.rejectUnauthorized ?? true;
-  if (typeof rejectUnauthorized !== 'boolean') throw new InvalidOptionsError('tls.rejectUnauthorized: must be a boolean');
+  if (typeof rejectUnauthorized !== 'boolean') {
+    throw new InvalidOptionsError('tls.rejectUnauthorized: must be a boolean');
+  }
   const tls: ResolvedTlsOptions = Object.freeze({ ca: t.ca, rejectUnauthorized });
   const h = objectOption(options.health, 'health');
   const failureStatuses = h.failureStatuses ?? d.health.failureStatuses;
