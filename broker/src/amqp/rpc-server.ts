@@ -101,6 +101,15 @@ class Request implements IncomingRequest {
     req.abort(new DeadlineExceededError('deadline passed'));
   }
 
+  /**
+   * The deadline passed, by the clock or by the deadline timer (which can fire a
+   * millisecond before Date.now() reaches the deadline).
+   */
+  missedDeadline(): boolean {
+    if (this.deadline === undefined) return false;
+    return Date.now() >= this.deadline || this.controller?.signal.reason instanceof DeadlineExceededError;
+  }
+
   abort(reason: Error): void {
     const signal = this.signal;
     if (!signal.aborted) this.controller!.abort(reason);
@@ -256,7 +265,7 @@ export class RpcServer implements Server, ConsumerSpec {
       // A result that is ready only after the deadline must not pass for success: the
       // caller has given up (or is about to), and a handler that resolved on its aborted
       // signal has not really done the work.
-      if (req.deadline !== undefined && Date.now() >= req.deadline) {
+      if (req.missedDeadline()) {
         throw new DeadlineExceededError(`${this.service}.${req.method} missed its deadline`);
       }
       if (def.validateResponse) {
