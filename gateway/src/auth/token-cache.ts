@@ -85,6 +85,10 @@ export class TokenCache<V> {
     return e;
   }
 
+  /**
+   * Remember a verification. `exp`/`nbf` are the token's claims in seconds (undefined when
+   * absent); `toleranceSec` is the verifier's clock tolerance.
+   */
   set(
     key: string,
     value: V,

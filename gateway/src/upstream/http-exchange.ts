@@ -110,13 +110,26 @@ export class Attempt implements Dispatcher.DispatchHandlers {
     this.exchange.connected(this);
   }
 
+  // undici turns a throw in onHeaders/onData into an abort of this request; catching here
+  // as well gets a bug of ours logged and the client's response cut, not left hanging.
   onHeaders(status: number, headers: Buffer[], resume: () => void, statusText: string): boolean {
     this.resumeBody = resume;
-    return this.exchange.responded(this, status, headers, statusText);
+    try {
+      return this.exchange.responded(this, status, headers, statusText);
+    } catch (bug) {
+      this.exchange.internalFailure(bug);
+      return false;
+    }
   }
 
   onData(chunk: Buffer): boolean {
-    return this.relaying ? this.exchange.relayChunk(this, chunk) : true;
+    if (!this.relaying) return true;
+    try {
+      return this.exchange.relayChunk(this, chunk);
+    } catch (bug) {
+      this.exchange.internalFailure(bug);
+      return false;
+    }
   }
 
   onComplete(): void {
@@ -287,8 +300,15 @@ export class HttpExchange {
   /** A bug of ours in an undici callback: logged, and the exchange is cut. */
   internalFailure(err: unknown): void {
     this.#host.internalFailure(err, 'upstream response');
-    this.#current?.cancel();
+    // Decided and cut first, so the cancel's onError neither retries nor blames the instance.
+    this.#decided = true;
+    this.#clearTimer();
     this.#f.res.destroy();
+    const a = this.#current;
+    if (a !== undefined && !a.finished) {
+      this.#finish(a);
+      a.cancel();
+    }
   }
 
   /** The attempt's request failed (undici's onError). */
