@@ -35,8 +35,8 @@ export interface ForwardRequest {
   requestId: string;
   /** The resolved client address (trusted proxies honoured), for X-Forwarded-For. */
   clientIp: string;
-  /** The request body, when the pipeline has already read it (schema validation); it is sent as is. */
-  body?: Buffer;
+  /** The request body, when the pipeline has already read it (validation, chunked); else the request streams. */
+  body?: Buffer | undefined;
   /**
    * Response headers the gateway decided (request id, RateLimit-*), as a flat name/value
    * list. They go out with the response in one `writeHead` and win over the upstream's
