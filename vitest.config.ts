@@ -9,6 +9,7 @@ export default defineConfig({
     alias: {
       '@switchyard/broker': src('broker'),
       '@switchyard/sdk': src('sdk'),
+      '@switchyard/auth': src('auth'),
       '@switchyard/gateway': src('gateway'),
       '@switchyard/cli': src('cli'),
     },

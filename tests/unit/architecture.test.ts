@@ -2,14 +2,15 @@ import { readdirSync, readFileSync, statSync } from 'node:fs';
 import { join, relative, resolve } from 'node:path';
 import { describe, expect, it } from 'vitest';
 
-// Layout is architecture: broker <- sdk <- gateway, cli. A package imports only the
+// Layout is architecture: broker <- sdk <- auth, gateway <- cli (auth and gateway do not import each other). A package imports only the
 // public entry of the packages below it, never a deep path or another package's files.
 const root = resolve(import.meta.dirname, '../..');
 const allowed: Record<string, string[]> = {
   broker: [],
   sdk: ['broker'],
+  auth: ['broker', 'sdk'],
   gateway: ['broker', 'sdk'],
-  cli: ['broker', 'sdk', 'gateway'],
+  cli: ['broker', 'sdk', 'auth', 'gateway'],
 };
 
 function sourceFiles(dir: string): string[] {
