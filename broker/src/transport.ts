@@ -99,7 +99,16 @@ export interface Subscription {
 }
 
 /** Why a message was dead-lettered: header `x-death-reason` on the dead-lettered copy. */
-export type DeathReason = 'handler-failed' | 'invalid' | 'undecodable' | 'delivery-limit';
+export type DeathReason = 'handler-failed' | 'invalid' | 'undecodable' | 'delivery-limit' | 'refused';
+
+/**
+ * A handler error that retrying cannot fix because the sender is not allowed to send it
+ * (UNAUTHENTICATED, PERMISSION_DENIED): the event is dead-lettered at once, reason `refused`.
+ */
+export function isRefusal(err: unknown): boolean {
+  const code = (err as { code?: unknown } | null)?.code;
+  return code === 'UNAUTHENTICATED' || code === 'PERMISSION_DENIED';
+}
 
 // ---------------------------------------------------------------------------------
 // RPC

@@ -1,4 +1,5 @@
 export * from '@switchyard/broker';
+export * from './auth/index.js';
 export {
   DEFAULT_NAMESPACE,
   DEFAULT_SCHEMAS_DIR,

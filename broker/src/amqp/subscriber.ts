@@ -16,6 +16,7 @@ import {
   type DeathReason,
   type EventHandler,
   type IncomingEvent,
+  isRefusal,
   type QueueType,
   type RetryPolicy,
   type SubscribeOptions,
@@ -181,6 +182,7 @@ export class EventSubscription implements Subscription, ConsumerSpec {
       await this.handler(event);
     } catch (err) {
       this.deps.logger.debug({ err, topic, id: event.id, attempt, queue: this.queue }, 'event handler failed');
+      if (isRefusal(err)) return this.deadLetter(msg, slot, 'refused', err, attempt, topic);
       if (attempt < this.options.retry.attempts) return this.retry(msg, slot, attempt, topic);
       return this.deadLetter(msg, slot, 'handler-failed', err, attempt, topic);
     }

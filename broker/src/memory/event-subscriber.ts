@@ -5,7 +5,14 @@
  */
 import type { CodecRegistry } from '../codec.js';
 import { InvalidArgumentError, isSwitchyardError } from '../errors.js';
-import type { DeathReason, EventHandler, IncomingEvent, RetryPolicy, Subscription } from '../transport.js';
+import {
+  type DeathReason,
+  type EventHandler,
+  type IncomingEvent,
+  isRefusal,
+  type RetryPolicy,
+  type Subscription,
+} from '../transport.js';
 import { settledWithin } from './drain.js';
 import type { EventQueue } from './event-queue.js';
 import type { EventMessage } from './messages.js';
@@ -103,7 +110,9 @@ export class EventSubscriber implements Subscription, QueueConsumer<EventMessage
       await this.settings.handler(event);
     } catch (err) {
       if (delivery.settled) return; // close() gave up waiting and already redelivered it
-      if (attempt < this.settings.retry.attempts) {
+      if (isRefusal(err)) {
+        this.deadLetter(delivery, 'refused', err, attempt);
+      } else if (attempt < this.settings.retry.attempts) {
         const next: EventMessage = {
           ...message,
           headers: { ...message.headers, 'x-attempt': String(attempt + 1) },

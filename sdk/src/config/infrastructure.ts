@@ -1,5 +1,7 @@
 import { AmqpTransport, MemoryTransport, type Transport } from '@switchyard/broker';
 import type { Etcd3 } from 'etcd3';
+import { type AuthOptions, parseAuthSettings } from '../auth/auth-settings.js';
+import { createInfrastructureAuth, type InfrastructureAuth } from '../auth/infrastructure-auth.js';
 import { createEtcdClient } from '../registry/etcd-client.js';
 import { EtcdRegistry } from '../registry/etcd-registry.js';
 import { MemoryRegistry } from '../registry/memory-registry.js';
@@ -31,6 +33,8 @@ export interface Infrastructure {
   readonly schemas: SchemaRegistry;
   readonly logger: Logger;
   readonly config: SwitchyardConfig;
+  /** Service identity and access rules; undefined when auth is off (SWITCHYARD_AUTH_URL unset or SWITCHYARD_AUTH=off). */
+  readonly auth: InfrastructureAuth | undefined;
   /**
    * Close what this infrastructure created (parts passed in are left to their owner), in
    * order: registry (deregisters leftovers at once), transport (drains), schemas. Idempotent.
@@ -53,6 +57,8 @@ export interface InfrastructureOptions extends SwitchyardConfigOverrides {
   registryTtlSeconds?: number;
   /** Reload a schema directory when its files change. Default: true in embedded mode, false with servers. */
   watchSchemas?: boolean;
+  /** Switch auth on (service identity on every hop) or, with `false`, off. Default: from SWITCHYARD_AUTH_URL / SWITCHYARD_AUTH. */
+  auth?: AuthOptions | false;
 }
 
 const KNOWN = [
@@ -63,6 +69,7 @@ const KNOWN = [
   'schemaRegistry',
   'registryTtlSeconds',
   'watchSchemas',
+  'auth',
   'etcdEndpoints',
   'amqpUrl',
   'namespace',
@@ -83,6 +90,7 @@ export async function createInfrastructure(options: InfrastructureOptions = {}):
   const config = parseSwitchyardConfig(options.env ?? process.env, options);
   const ttlSeconds = intOption('registryTtlSeconds', options.registryTtlSeconds, 10, config.mode === 'servers' ? 2 : 1);
   const watchSchemas = boolOption('watchSchemas', options.watchSchemas, config.mode === 'embedded');
+  const authSettings = parseAuthSettings(options.env ?? process.env, options.auth);
   checkPart('registry', options.registry, ['register', 'view', 'close']);
   checkPart('transport', options.transport, ['call', 'serve', 'publish', 'close']);
   checkPart('schemaRegistry', options.schemaRegistry, ['get', 'has', 'close']);
@@ -142,10 +150,21 @@ export async function createInfrastructure(options: InfrastructureOptions = {}):
         'embedded mode: neither SWITCHYARD_ETCD nor SWITCHYARD_AMQP is set, so the registry and transport run in this process only',
       );
     }
+    let auth: InfrastructureAuth | undefined;
+    if (authSettings) {
+      const parts = createInfrastructureAuth(authSettings, {
+        etcd: config.mode === 'servers' ? () => createEtcdClient(config.etcdEndpoints) : undefined,
+        namespace: config.namespace,
+        logger: logger.child({ component: 'auth' }),
+      });
+      auth = parts.auth;
+      owned.push(...parts.owned);
+      for (const part of parts.owned) await part.start?.();
+    }
     await registry.start();
     await transport.start();
     await schemas.start();
-    return new SharedInfrastructure(config, registry, transport, schemas, logger, owned);
+    return new SharedInfrastructure(config, registry, transport, schemas, logger, owned, auth);
   } catch (err) {
     await closeInOrder(owned, logger);
     throw err;
@@ -164,6 +183,7 @@ class SharedInfrastructure implements Infrastructure {
     readonly schemas: SchemaRegistry,
     readonly logger: Logger,
     private readonly owned: ReadonlyArray<{ close(): Promise<void> | void }>,
+    readonly auth: InfrastructureAuth | undefined,
   ) {
     this.mode = transport.kind === 'memory' ? 'embedded' : 'servers';
     this.namespace = config.namespace;

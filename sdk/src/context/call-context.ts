@@ -1,6 +1,8 @@
 import type { Headers, IncomingRequest, PublishReceipt } from '@switchyard/broker';
 import type { Logger } from 'pino';
 import type { ContextHost, EmitOptions, ParentContext, ServiceCallOptions } from './context-host.js';
+import { AUTH_HEADER } from '../auth/auth-headers.js';
+import { identityOf, type VerifiedIdentity } from '../auth/message-guard.js';
 import { callerOf, HEADER } from './headers.js';
 import { continueTrace, formatTraceparent, type TraceContext } from './trace-context.js';
 
@@ -20,6 +22,8 @@ export interface CallContext extends ParentContext {
   /** Header `x-source`: the service that sent the request, when it said. */
   readonly source: string | undefined;
   readonly headers: Readonly<Headers>;
+  /** With auth on: the verified sending service, end user and the principal the rules were checked for. */
+  readonly identity: VerifiedIdentity | undefined;
   /** True when this request was handed over after the instance that had it died. */
   readonly redelivered: boolean;
   /** Aborted at the deadline, or when the server closes hard. */
@@ -76,6 +80,14 @@ export class RequestContext implements CallContext {
 
   get headers(): Readonly<Headers> {
     return this.request.headers;
+  }
+
+  get userToken(): string | undefined {
+    return this.request.headers[AUTH_HEADER.userToken];
+  }
+
+  get identity(): VerifiedIdentity | undefined {
+    return identityOf(this.request);
   }
 
   get redelivered(): boolean {

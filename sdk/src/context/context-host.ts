@@ -39,6 +39,8 @@ export interface ParentContext {
   readonly deadline: number | undefined;
   readonly trace: TraceContext;
   readonly caller: string | undefined;
+  /** The end user's access token (header `x-switchyard-user-token`), passed on so the next hop can verify who the call is for. */
+  readonly userToken: string | undefined;
 }
 
 /** The service as its contexts see it: where ctx.call/ctx.emit go and the logger they derive from. */

@@ -1,6 +1,8 @@
 import type { Headers, IncomingEvent, PublishReceipt } from '@switchyard/broker';
 import type { Logger } from 'pino';
 import type { ContextHost, EmitOptions, ParentContext, ServiceCallOptions } from './context-host.js';
+import { AUTH_HEADER } from '../auth/auth-headers.js';
+import { identityOf, type VerifiedIdentity } from '../auth/message-guard.js';
 import { callerOf, HEADER } from './headers.js';
 import { continueTrace, type TraceContext } from './trace-context.js';
 
@@ -21,6 +23,8 @@ export interface EventContext extends ParentContext {
   /** The publishing service (header `x-source`). */
   readonly source: string | undefined;
   readonly headers: Readonly<Headers>;
+  /** With auth on: the verified publishing service, end user and the principal the rules were checked for. */
+  readonly identity: VerifiedIdentity | undefined;
   readonly logger: Logger;
   call<T = unknown>(target: string, payload: unknown, options?: ServiceCallOptions): Promise<T>;
   emit(topic: string, payload: unknown, options?: EmitOptions): Promise<PublishReceipt>;
@@ -68,6 +72,14 @@ export class IncomingEventContext implements EventContext {
 
   get headers(): Readonly<Headers> {
     return this.event.headers;
+  }
+
+  get userToken(): string | undefined {
+    return this.event.headers[AUTH_HEADER.userToken];
+  }
+
+  get identity(): VerifiedIdentity | undefined {
+    return identityOf(this.event);
   }
 
   get logger(): Logger {

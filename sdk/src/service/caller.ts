@@ -8,6 +8,7 @@ import {
 } from '@switchyard/broker';
 import type { IBackoffFactory } from 'cockatiel';
 import type { Logger } from 'pino';
+import { AUTH_HEADER } from '../auth/auth-headers.js';
 import type { ParentContext, ServiceCallOptions } from '../context/context-host.js';
 import { HEADER } from '../context/headers.js';
 import { continueTrace, formatTraceparent } from '../context/trace-context.js';
@@ -139,6 +140,9 @@ export class Caller {
     // falls back to x-source): one header less on the wire for plain service-to-service calls.
     const caller = o.caller ?? parent?.caller;
     if (caller !== undefined && caller !== this.deps.service) headers[HEADER.caller] = caller;
+    // The end user's token goes along, so every hop can check the rules for that user.
+    const userToken = parent?.userToken;
+    if (userToken !== undefined) headers[AUTH_HEADER.userToken] = userToken;
     return headers;
   }
 }

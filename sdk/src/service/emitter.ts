@@ -1,5 +1,6 @@
 import { type Headers, InvalidArgumentError, type PublishReceipt, type Transport } from '@switchyard/broker';
 import type { EmitOptions, ParentContext } from '../context/context-host.js';
+import { AUTH_HEADER } from '../auth/auth-headers.js';
 import { HEADER } from '../context/headers.js';
 import { continueTrace, formatTraceparent, startTrace } from '../context/trace-context.js';
 import type { SchemaRegistry } from '../schemas/schema-registry.js';
@@ -40,6 +41,8 @@ export class Emitter {
     headers[HEADER.traceparent] = formatTraceparent(trace);
     const caller = parent?.caller;
     if (caller !== undefined && caller !== this.service) headers[HEADER.caller] = caller;
+    const userToken = parent?.userToken;
+    if (userToken !== undefined) headers[AUTH_HEADER.userToken] = userToken;
     return this.transport.publish(topic, payload, {
       headers,
       source: this.service,

@@ -11,6 +11,7 @@ import {
   optionalString,
   stringOption,
 } from '../config/check.js';
+import type { ServiceCredentials } from '../auth/token-client.js';
 import type { Infrastructure } from '../config/infrastructure.js';
 import { isPinoLogger, type Logger } from '../config/logger.js';
 import type { CallContext } from '../context/call-context.js';
@@ -99,6 +100,12 @@ export interface ServiceOptions {
   metadata?: Record<string, string>;
   /** Where this instance serves HTTP, if it does. */
   address?: { http?: string };
+  /**
+   * This service's account, used when the infrastructure has auth on: the service gets
+   * its token with them at start and renews it. Default: SWITCHYARD_CLIENT_ID and
+   * SWITCHYARD_CLIENT_SECRET(_FILE) from `env` (or `process.env`).
+   */
+  credentials?: ServiceCredentials;
 }
 
 export const SERVICE_DEFAULTS = Object.freeze({
@@ -156,6 +163,7 @@ export interface ResolvedServiceOptions {
   readonly instanceId: string | undefined;
   readonly metadata: Readonly<Record<string, string>>;
   readonly address: { readonly http?: string } | undefined;
+  readonly credentials: Readonly<ServiceCredentials> | undefined;
 }
 
 const SERVICE_KEYS = [
@@ -176,6 +184,7 @@ const SERVICE_KEYS = [
   'instanceId',
   'metadata',
   'address',
+  'credentials',
 ] as const;
 const METHOD_KEYS = [
   'handler',
@@ -245,6 +254,7 @@ export function resolveServiceOptions(options: ServiceOptions): ResolvedServiceO
   for (const [k, v] of Object.entries(metadata)) {
     if (typeof v !== 'string') throw invalidOption(`metadata.${k}`, 'must be a string');
   }
+  const credentials = resolveCredentials(options.credentials);
   const address = options.address === undefined ? undefined : objectOption('address', options.address);
   if (address) {
     knownKeys('address', address, ['http']);
@@ -272,6 +282,7 @@ export function resolveServiceOptions(options: ServiceOptions): ResolvedServiceO
       0,
     ),
     instanceId,
+    credentials,
     metadata: Object.freeze({ ...(metadata as Record<string, string>) }),
     address: address as { http?: string } | undefined,
   });
@@ -383,4 +394,14 @@ function resolveCallDefaults(value: unknown): ResolvedCallDefaults {
     retry: Object.freeze(retry),
     circuitBreaker: circuitBreaker === false ? false : Object.freeze(circuitBreaker),
   });
+}
+
+function resolveCredentials(value: unknown): Readonly<ServiceCredentials> | undefined {
+  if (value === undefined) return undefined;
+  const c = objectOption('credentials', value);
+  knownKeys('credentials', c, ['clientId', 'clientSecret', 'scope']);
+  const clientId = stringOption('credentials.clientId', c.clientId);
+  const clientSecret = stringOption('credentials.clientSecret', c.clientSecret);
+  const scope = optionalString('credentials.scope', c.scope);
+  return Object.freeze({ clientId, clientSecret, ...(scope === undefined ? {} : { scope }) });
 }

@@ -7,7 +7,10 @@ import {
   SchemaNotFoundError,
   type Server,
   type Subscription,
+  type Transport,
 } from '@switchyard/broker';
+import { credentialsFromEnv } from '../auth/auth-settings.js';
+import type { TokenClient } from '../auth/token-client.js';
 import { createInfrastructure, type Infrastructure } from '../config/infrastructure.js';
 import { defaultLogger, type Logger } from '../config/logger.js';
 import type { ContextHost, EmitOptions, ParentContext, ServiceCallOptions } from '../context/context-host.js';
@@ -37,6 +40,8 @@ interface Running {
   subscriptions: Subscription[];
   registration: Registration | undefined;
   uninstallSignals: (() => void) | undefined;
+  /** This service's own token, when auth is on. */
+  tokens: TokenClient | undefined;
 }
 
 /**
@@ -158,10 +163,12 @@ export class Service implements ContextHost {
       subscriptions: [],
       registration: undefined,
       uninstallSignals: undefined,
+      tokens: undefined,
     };
     this.running = r;
     try {
       this.checkSchemas(infra);
+      const transport = await this.identify(infra, r);
       const view = infra.registry.view();
       await this.waitForView(view.ready);
       const metrics = o.metricsRegistry ? new ServiceMetrics(o.metricsRegistry, this.name) : undefined;
@@ -174,7 +181,7 @@ export class Service implements ContextHost {
             );
       r.caller = new Caller({
         service: this.name,
-        transport: infra.transport,
+        transport,
         schemas: infra.schemas,
         directory: r.directory,
         defaults: o.calls,
@@ -182,7 +189,7 @@ export class Service implements ContextHost {
         metrics,
         logger: this.logger,
       });
-      r.emitter = new Emitter(this.name, infra.transport, infra.schemas, o.emits);
+      r.emitter = new Emitter(this.name, transport, infra.schemas, o.emits);
 
       if (o.methods.length > 0) {
         const definitions: Record<string, ReturnType<MethodRunner['definition']>> = {};
@@ -191,10 +198,9 @@ export class Service implements ContextHost {
           r.runners.set(m.name, runner);
           definitions[m.name] = runner.definition();
         }
-        r.server = await infra.transport.serve(this.name, definitions, { prefetch: o.prefetch });
+        r.server = await transport.serve(this.name, definitions, { prefetch: o.prefetch });
       }
-      for (const s of o.subscriptions)
-        r.subscriptions.push(await subscribeWith(infra.transport, this, s, infra.schemas));
+      for (const s of o.subscriptions) r.subscriptions.push(await subscribeWith(transport, this, s, infra.schemas));
       r.registration = await infra.registry.register(this.record());
       if (o.handleSignals) r.uninstallSignals = installShutdownHandlers(this, { logger: this.logger });
       this.currentState = 'running';
@@ -204,6 +210,7 @@ export class Service implements ContextHost {
           namespace: infra.namespace,
           methods: o.methods.map((m) => m.name),
           subscriptions: o.subscriptions.map((s) => s.topic),
+          auth: r.tokens ? { account: r.tokens.clientId } : 'off',
         },
         'service started',
       );
@@ -214,6 +221,26 @@ export class Service implements ContextHost {
       await teardown;
       throw err;
     }
+  }
+
+  /**
+   * With auth on: get this service's token (its credentials from the options or the
+   * environment) and see the transport through it, so every request and event out
+   * carries the token and every one in is verified before its handler. Else the shared
+   * transport as it is.
+   */
+  private async identify(infra: Infrastructure, r: Running): Promise<Transport> {
+    if (!infra.auth) return infra.transport;
+    const credentials = this.options.credentials ?? credentialsFromEnv(this.options.env ?? process.env);
+    if (!credentials) {
+      throw new FailedPreconditionError(
+        `service "${this.name}" has no credentials, but auth is on (${infra.auth.issuer}): pass \`credentials\` or set SWITCHYARD_CLIENT_ID and SWITCHYARD_CLIENT_SECRET`,
+        { details: { option: 'credentials' } },
+      );
+    }
+    r.tokens = infra.auth.tokenClient(credentials, this.logger);
+    await r.tokens.start();
+    return infra.auth.secure(infra.transport, r.tokens);
   }
 
   /** Every schema id the options name must be loaded: a service that cannot validate should not come up. */
@@ -306,6 +333,7 @@ export class Service implements ContextHost {
     );
     r.caller?.close();
     r.directory?.close();
+    r.tokens?.close();
     if (r.ownsInfra) await this.step('close infrastructure', () => r.infra.close());
     this.currentState = 'closed';
     this.logger.info({}, 'service closed');
