@@ -1,5 +1,5 @@
 import { InvalidOptionsError, UnauthenticatedError, UnavailableError } from '@switchyard/broker';
-import { createRemoteJWKSet, errors as joseErrors, type JWTPayload, jwtVerify } from 'jose';
+import { createRemoteJWKSet, type JWTPayload, errors as joseErrors, jwtVerify } from 'jose';
 import { type Account, type AccountType, DEFAULT_TOKEN_AUDIENCE, TOKEN_CLAIM } from './account.js';
 
 export interface TokenVerifierOptions {

@@ -1,8 +1,8 @@
 import type { Headers, IncomingRequest, PublishReceipt } from '@switchyard/broker';
 import type { Logger } from 'pino';
-import type { ContextHost, EmitOptions, ParentContext, ServiceCallOptions } from './context-host.js';
 import { AUTH_HEADER } from '../auth/auth-headers.js';
 import { identityOf, type VerifiedIdentity } from '../auth/message-guard.js';
+import type { ContextHost, EmitOptions, ParentContext, ServiceCallOptions } from './context-host.js';
 import { callerOf, HEADER } from './headers.js';
 import { continueTrace, formatTraceparent, type TraceContext } from './trace-context.js';
 

@@ -1,6 +1,6 @@
 import { type Headers, InvalidArgumentError, type PublishReceipt, type Transport } from '@switchyard/broker';
-import type { EmitOptions, ParentContext } from '../context/context-host.js';
 import { AUTH_HEADER } from '../auth/auth-headers.js';
+import type { EmitOptions, ParentContext } from '../context/context-host.js';
 import { HEADER } from '../context/headers.js';
 import { continueTrace, formatTraceparent, startTrace } from '../context/trace-context.js';
 import type { SchemaRegistry } from '../schemas/schema-registry.js';

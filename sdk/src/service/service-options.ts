@@ -1,5 +1,6 @@
 import type { RetryPolicy as EventRetryPolicy, QueueType } from '@switchyard/broker';
 import type { Registry as MetricsRegistry } from 'prom-client';
+import type { ServiceCredentials } from '../auth/token-client.js';
 import {
   boolOption,
   intOption,
@@ -11,7 +12,6 @@ import {
   optionalString,
   stringOption,
 } from '../config/check.js';
-import type { ServiceCredentials } from '../auth/token-client.js';
 import type { Infrastructure } from '../config/infrastructure.js';
 import { isPinoLogger, type Logger } from '../config/logger.js';
 import type { CallContext } from '../context/call-context.js';
