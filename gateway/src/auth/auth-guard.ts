@@ -1,5 +1,7 @@
 import type { IncomingHttpHeaders } from 'node:http';
 import { InvalidOptionsError } from '@switchyard/broker';
+import type { RuleSource } from '@switchyard/sdk';
+import { accountOf } from './account-of.js';
 import { ApiKeyStore, type ApiKeyStoreOptions } from './api-keys.js';
 import { insufficientScope, invalidRequest, invalidToken, missingCredentials } from './auth-errors.js';
 import { readCredential } from './credentials.js';
@@ -55,6 +57,7 @@ export class AuthGuard {
   readonly #writer: IdentityHeaderWriter;
   readonly #consumed: ReadonlySet<string>;
   readonly #forwardCredentials: boolean;
+  #rules: RuleSource | undefined;
   #started: Promise<void> | undefined;
   #closed = false;
 
@@ -85,6 +88,15 @@ export class AuthGuard {
     this.#forwardCredentials = options.forwardCredentials ?? false;
   }
 
+  /**
+   * Apply the system's access rules (the evaluator the SDK runs on every hop) to every
+   * route that is not `off`: resource `route:<id>`, for the caller's account. Set once
+   * the infrastructure is known (auth on).
+   */
+  useRules(rules: RuleSource | undefined): void {
+    this.#rules = rules;
+  }
+
   /** The JWT verifier, if configured (for its stats). */
   get verifier(): JwtVerifier | undefined {
     return this.#jwt;
@@ -110,8 +122,8 @@ export class AuthGuard {
    * Compile a route's auth config (once, at route load). Refuses `required` when no
    * credential source is configured: such a route could never be reached.
    */
-  compileRoute(config?: RouteAuthConfig, option = 'auth'): RouteAuth {
-    const route = compileRouteAuth(config, option);
+  compileRoute(config?: RouteAuthConfig, option = 'auth', routeId?: string): RouteAuth {
+    const route = compileRouteAuth(config, option, routeId);
     if (route.mode === 'required' && this.#jwt === undefined && this.#apiKeys === undefined) {
       throw new InvalidOptionsError(`${option}.mode is "required" but neither jwt nor apiKeys is configured`, {
         details: { option: `${option}.mode` },
@@ -146,6 +158,14 @@ export class AuthGuard {
       if (decision.effect === 'deny') {
         const why = decision.rule === undefined ? 'no access rule allows this request' : 'denied by an access rule';
         throw this.#denied('denied_by_rule', why, identity, decision.wouldAllowWith);
+      }
+    }
+    if (this.#rules !== undefined && route.routeId !== undefined) {
+      const decision = this.#rules.current().verify(accountOf(identity), 'route', route.routeId);
+      if (decision.access === 'denied') {
+        const why =
+          decision.rule === undefined ? 'no access rule grants this route' : `denied by access rule "${decision.rule}"`;
+        throw this.#denied('denied_by_rule', why, identity, []);
       }
     }
     this.#writer.apply(req, identity);

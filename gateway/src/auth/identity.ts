@@ -11,6 +11,8 @@ export interface Identity {
   readonly scopes: readonly string[];
   /** The verified claims (JWT payload; for API keys `{ sub, api_key }`); empty when anonymous. */
   readonly claims: Readonly<JWTPayload>;
+  /** The verified bearer token itself (JWT callers only): forwarded on RPC hops as the user's proof of identity. */
+  readonly token?: string;
 }
 
 export const ANONYMOUS: Identity = Object.freeze({

@@ -219,6 +219,7 @@ export class JwtVerifier {
       subject: sub,
       scopes: scopesFromClaims(payload),
       claims: Object.freeze(payload),
+      token,
     });
     cache?.set(cacheKey, identity, keyId, payload, this.clockToleranceSec, now);
     return identity;

@@ -25,6 +25,8 @@ export interface RouteAuth {
   readonly mode: AuthMode;
   readonly scopes: readonly string[];
   readonly rules: AccessRules | undefined;
+  /** The route's id: its resource is `route:<id>` for the shared access rules. */
+  readonly routeId: string | undefined;
 }
 
 function invalid(option: string, message: string): never {
@@ -32,7 +34,7 @@ function invalid(option: string, message: string): never {
 }
 
 /** Validate and compile a route's auth config; `option` names it in errors (e.g. `routes[3].auth`). */
-export function compileRouteAuth(config: RouteAuthConfig = {}, option = 'auth'): RouteAuth {
+export function compileRouteAuth(config: RouteAuthConfig = {}, option = 'auth', routeId?: string): RouteAuth {
   if (typeof config !== 'object' || config === null) invalid(option, 'must be an object');
   const mode = config.mode ?? 'required';
   if (!AUTH_MODES.includes(mode)) invalid(`${option}.mode`, `must be one of ${AUTH_MODES.join(', ')}`);
@@ -47,5 +49,5 @@ export function compileRouteAuth(config: RouteAuthConfig = {}, option = 'auth'):
     config.rules === undefined || config.rules.length === 0
       ? undefined
       : new AccessRules(config.rules, `${option}.rules`);
-  return Object.freeze({ mode, scopes: Object.freeze([...new Set(scopes)]), rules });
+  return Object.freeze({ mode, scopes: Object.freeze([...new Set(scopes)]), rules, routeId });
 }

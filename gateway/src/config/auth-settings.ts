@@ -9,10 +9,18 @@ import { invalidOption, isPlainObject } from './option-checks.js';
  * Where the gateway's credentials come from:
  * - `options`: the `auth` option (AuthGuard options or an AuthGuard);
  * - `jwks`: SWITCHYARD_JWKS_URL (with SWITCHYARD_JWT_ISSUER / _AUDIENCE / _ALGORITHMS);
+ * - `switchyard`: auth is on (SWITCHYARD_AUTH_URL): tokens of the Switchyard auth service (its JWKS, issuer, audience);
  * - `dev`: DEVELOPMENT tokens (HS256, SWITCHYARD_DEV_JWT_SECRET, or a per-process secret in embedded mode);
  * - `none`: nothing: only routes with `auth.mode` `off` or `optional` can be served.
  */
-export type AuthSettingSource = 'options' | 'jwks' | 'dev' | 'none';
+export type AuthSettingSource = 'options' | 'jwks' | 'switchyard' | 'dev' | 'none';
+
+/** The Switchyard auth service the infrastructure trusts (auth on), whose tokens the gateway then verifies by default. */
+export interface SwitchyardIssuer {
+  readonly issuer: string;
+  readonly jwksUrl: string;
+  readonly audience: string;
+}
 
 export interface AuthSetting {
   readonly source: AuthSettingSource;
@@ -24,7 +32,12 @@ export interface AuthSetting {
  * tokens are accepted in embedded mode (a per-process secret unless
  * SWITCHYARD_DEV_JWT_SECRET is set), and with servers only when that secret is set.
  */
-export function resolveAuth(value: unknown, env: Env, embedded: boolean): AuthSetting {
+export function resolveAuth(
+  value: unknown,
+  env: Env,
+  embedded: boolean,
+  switchyard?: SwitchyardIssuer | undefined,
+): AuthSetting {
   if (value !== undefined) {
     if (!(value instanceof AuthGuard) && !isPlainObject(value)) {
       throw invalidOption('auth', 'must be AuthGuard options or an AuthGuard');
@@ -59,6 +72,18 @@ export function resolveAuth(value: unknown, env: Env, embedded: boolean): AuthSe
           keySource,
           ...(issuer ? { issuer } : {}),
           ...(audience ? { audience } : {}),
+        },
+      },
+    };
+  }
+  if (switchyard !== undefined) {
+    return {
+      source: 'switchyard',
+      guard: {
+        jwt: {
+          keySource: new JwksKeySource({ url: new URL(switchyard.jwksUrl) }),
+          issuer: switchyard.issuer,
+          audience: switchyard.audience,
         },
       },
     };

@@ -1,4 +1,11 @@
-import { type Infrastructure, parseSwitchyardConfig, type SwitchyardConfig } from '@switchyard/sdk';
+import {
+  credentialsFromEnv,
+  type Infrastructure,
+  parseAuthSettings,
+  parseSwitchyardConfig,
+  type ServiceCredentials,
+  type SwitchyardConfig,
+} from '@switchyard/sdk';
 import type { Logger } from 'pino';
 import type { AuthGuard, AuthGuardOptions } from '../auth/auth-guard.js';
 import type { RouteAuthConfig } from '../auth/route-auth.js';
@@ -81,6 +88,12 @@ export interface GatewayOptions {
   exposeRoutes?: boolean;
   /** Upstream pool settings (connections, passive health, circuit, retries): see docs/gateway.md. */
   upstream?: GatewayUpstreamOptions;
+  /**
+   * The gateway's own service account, used when auth is on (SWITCHYARD_AUTH_URL or
+   * `infra` built with `auth`): its token goes on every RPC the gateway bridges.
+   * Default SWITCHYARD_CLIENT_ID + SWITCHYARD_CLIENT_SECRET(_FILE).
+   */
+  credentials?: ServiceCredentials;
 }
 
 export const GATEWAY_DEFAULTS = Object.freeze({
@@ -131,6 +144,7 @@ export interface ResolvedGatewayOptions {
   readonly metrics: GatewayMetricsOptions;
   readonly exposeRoutes: boolean;
   readonly upstream: GatewayUpstreamOptions;
+  readonly credentials: ServiceCredentials | undefined;
 }
 
 const KNOWN: readonly (keyof GatewayOptions)[] = [
@@ -160,6 +174,7 @@ const KNOWN: readonly (keyof GatewayOptions)[] = [
   'metrics',
   'exposeRoutes',
   'upstream',
+  'credentials',
 ];
 
 const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'];
@@ -291,7 +306,8 @@ export function resolveGatewayOptions(options: GatewayOptions = {}): ResolvedGat
     adminHost,
     adminPort,
     tls: resolveTls(options.tls, env),
-    auth: resolveAuth(options.auth, env, embedded),
+    auth: resolveAuth(options.auth, env, embedded, infra ? infra.auth : parseAuthSettings(env, undefined)),
+    credentials: resolveCredentials(options.credentials, env),
     defaultAuth,
     rateLimit,
     trustProxy: resolveTrustProxy(options.trustProxy, env),
@@ -334,4 +350,13 @@ function isLogger(value: unknown): value is Logger {
     l !== null &&
     ['child', 'debug', 'info', 'warn', 'error'].every((m) => typeof l[m] === 'function')
   );
+}
+
+function resolveCredentials(value: unknown, env: Env): ServiceCredentials | undefined {
+  if (value === undefined) return credentialsFromEnv(env);
+  const c = value as Partial<ServiceCredentials> | null;
+  if (!isPlainObject(c as unknown) || typeof c?.clientId !== 'string' || typeof c.clientSecret !== 'string') {
+    throw invalidOption('credentials', 'must be { clientId, clientSecret } strings');
+  }
+  return Object.freeze({ ...(c as ServiceCredentials) });
 }

@@ -3,8 +3,8 @@ import { createServer as createHttpServer, type Server as HttpServer } from 'nod
 import { createServer as createHttpsServer } from 'node:https';
 import type { AddressInfo } from 'node:net';
 import type { Duplex } from 'node:stream';
-import { ClosedError } from '@switchyard/broker';
-import { createInfrastructure, type Infrastructure, type RegistryView } from '@switchyard/sdk';
+import { ClosedError, FailedPreconditionError, type Transport } from '@switchyard/broker';
+import { createInfrastructure, type Infrastructure, type RegistryView, type TokenClient } from '@switchyard/sdk';
 import { type Logger, pino } from 'pino';
 import { AuthGuard } from '../auth/auth-guard.js';
 import { type GatewayOptions, type ResolvedGatewayOptions, resolveGatewayOptions } from '../config/gateway-options.js';
@@ -78,6 +78,8 @@ interface Running {
   server: HttpServer;
   admin: HttpServer | undefined;
   unsubscribe: () => void;
+  /** The gateway's own token, when auth is on. */
+  tokens: TokenClient | undefined;
 }
 
 /** A gateway in this process: one public listener, an optional admin listener. */
@@ -192,7 +194,7 @@ class HttpGateway implements Gateway {
       clientIp: this.#clientIp,
       trustProxy: o.trustProxy,
       forwarder: pool,
-      rpc: new RpcBridge(infra.transport, this.#metrics),
+      rpc: new RpcBridge(await this.#rpcTransport(infra, partial), this.#metrics, infra.auth?.issuer),
       schemas: infra.schemas,
       metrics: this.#metrics,
       logger: log,
@@ -231,6 +233,27 @@ class HttpGateway implements Gateway {
       },
       'gateway: listening',
     );
+  }
+
+  /**
+   * The transport RPC routes use. With auth on, the gateway is a service like any other:
+   * it gets its own token (its credentials), every bridged call carries it, and the
+   * shared access rules apply to routes too (`route:<id>`).
+   */
+  async #rpcTransport(infra: Infrastructure, partial: Partial<Running>): Promise<Transport> {
+    if (!infra.auth) return infra.transport;
+    const credentials = this.#o.credentials;
+    if (!credentials) {
+      throw new FailedPreconditionError(
+        `gateway has no credentials, but auth is on (${infra.auth.issuer}): pass \`credentials\` or set SWITCHYARD_CLIENT_ID and SWITCHYARD_CLIENT_SECRET`,
+        { details: { option: 'credentials' } },
+      );
+    }
+    const tokens = infra.auth.tokenClient(credentials, this.#root.child({ component: 'identity' }));
+    partial.tokens = tokens;
+    await tokens.start();
+    this.#guard.useRules(infra.auth.rules);
+    return infra.auth.secure(infra.transport, tokens);
   }
 
   #routeSource(infra: Infrastructure): RouteSource {
@@ -310,6 +333,7 @@ class HttpGateway implements Gateway {
       r.admin.closeAllConnections();
       await new Promise<void>((resolve) => r.admin!.close(() => resolve()));
     }
+    r?.tokens?.close();
     if (r?.ownsInfra) await closeQuietly(log, 'infrastructure', () => r.infra.close());
     this.#metrics.close();
     this.#phase = 'closed';

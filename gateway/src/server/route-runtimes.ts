@@ -77,6 +77,7 @@ export class RouteRuntimes {
       auth = d.guard.compileRoute(
         (route.auth as RouteAuthConfig | undefined) ?? d.defaultAuth,
         `routes.${route.id}.auth`,
+        route.id,
       );
       if (route.rateLimit !== undefined) parseRateLimitPolicy(route.rateLimit, `routes.${route.id}.rateLimit`);
     } catch (err) {

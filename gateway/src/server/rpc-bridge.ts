@@ -1,6 +1,6 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { type Headers, isSwitchyardError, type Transport } from '@switchyard/broker';
-import { continueTrace, formatTraceparent, HEADER } from '@switchyard/sdk';
+import { AUTH_HEADER, continueTrace, formatTraceparent, HEADER } from '@switchyard/sdk';
 import type { Identity } from '../auth/identity.js';
 import { IDENTITY_HEADER_NAMES } from '../auth/identity-headers.js';
 import type { GatewayMetrics } from '../metrics/gateway-metrics.js';
@@ -19,10 +19,17 @@ import { REQUEST_ID_HEADER } from './request-id.js';
 export class RpcBridge {
   readonly #transport: Transport;
   readonly #metrics: GatewayMetrics;
+  readonly #issuer: string | undefined;
 
-  constructor(transport: Transport, metrics: GatewayMetrics) {
+  /**
+   * `issuer`: with auth on, the Switchyard auth service's issuer. A caller's bearer token
+   * from that issuer travels on as the user token (`x-switchyard-user-token`), so every
+   * hop can verify who the call is for instead of trusting `x-caller`.
+   */
+  constructor(transport: Transport, metrics: GatewayMetrics, issuer?: string) {
     this.#transport = transport;
     this.#metrics = metrics;
+    this.#issuer = issuer;
   }
 
   async call(
@@ -40,6 +47,9 @@ export class RpcBridge {
       [REQUEST_ID_HEADER]: requestId,
     };
     if (identity.subject !== undefined) headers[HEADER.caller] = identity.subject;
+    if (this.#issuer !== undefined && identity.token !== undefined && identity.claims.iss === this.#issuer) {
+      headers[AUTH_HEADER.userToken] = identity.token;
+    }
     for (const name of IDENTITY_HEADER_NAMES) {
       const v = req.headers[name];
       if (typeof v === 'string') headers[name] = v;
