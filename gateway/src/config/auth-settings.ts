@@ -81,7 +81,12 @@ export function resolveAuth(
       source: 'switchyard',
       guard: {
         jwt: {
-          keySource: new JwksKeySource({ url: new URL(switchyard.jwksUrl) }),
+          // What the auth service signs with; a rotation's new kid is fetched after a 1 s cooldown, not jose's 30 s.
+          keySource: new JwksKeySource({
+            url: new URL(switchyard.jwksUrl),
+            algorithms: ['EdDSA', 'ES256', 'RS256'],
+            cooldownMs: 1_000,
+          }),
           issuer: switchyard.issuer,
           audience: switchyard.audience,
         },
