@@ -4,10 +4,10 @@ import type { Command } from 'commander';
 import type { CommandContext } from '../context.js';
 import { readInputFile } from '../input/read-input.js';
 import type { CliIo } from '../output/io.js';
+import { describePlan, planSummary } from '../output/plan-text.js';
 import { renderTable } from '../output/table.js';
 import { applyRoutePlan, readStoredRoutes } from '../routes/etcd-routes.js';
-import { describeFieldChange } from '../routes/field-diff.js';
-import { isNoop, planRoutes, type RoutePlan } from '../routes/route-plan.js';
+import { isNoop, planRoutes } from '../routes/route-plan.js';
 import { validateRoutesFile } from '../routes/routes-file.js';
 import { action, examples } from './command-kit.js';
 
@@ -110,44 +110,13 @@ async function applyRoutes(
   ctx.out(`${name} -> etcd ${routesPrefix(ns)}`);
   ctx.out(describePlan(plan));
   for (const key of stored.foreign) ctx.out(`  ? ${key}  (outside the layout /<ns>/routes/<id>; ignored)`);
-  ctx.out(summary(plan));
+  ctx.out(planSummary(plan));
   if (dryRun) ctx.out('dry run: nothing was written');
   else if (!applied) ctx.out('etcd already matches the file: nothing to write');
   else
     ctx.out(
       `applied in ${applied.transactions} transaction${applied.transactions === 1 ? '' : 's'} (etcd revision ${applied.revision})`,
     );
-}
-
-function describePlan(plan: RoutePlan): string {
-  const lines: string[] = [];
-  const width = Math.max(
-    0,
-    ...[...plan.added, ...plan.unchanged].map((d) => d.id.length),
-    ...plan.changed.map((c) => c.desired.id.length),
-    ...[...plan.removed, ...plan.kept].map((s) => s.id.length),
-  );
-  const row = (mark: string, id: string, what: string) => lines.push(`  ${mark} ${id.padEnd(width)}  ${what}`);
-  for (const d of plan.added) row('+', d.id, 'added');
-  for (const c of plan.changed) {
-    row('~', c.desired.id, 'changed');
-    for (const f of c.fields) lines.push(`      ${describeFieldChange(f)}`);
-  }
-  for (const d of plan.unchanged) row('=', d.id, 'unchanged');
-  for (const s of plan.removed) row('-', s.id, 'removed (not in the file; --prune)');
-  for (const s of plan.kept) row('!', s.id, 'not in the file; kept (add --prune to delete it)');
-  return lines.join('\n');
-}
-
-function summary(plan: RoutePlan): string {
-  const parts = [
-    `${plan.added.length} added`,
-    `${plan.changed.length} changed`,
-    `${plan.unchanged.length} unchanged`,
-    `${plan.removed.length} removed`,
-  ];
-  if (plan.kept.length > 0) parts.push(`${plan.kept.length} kept`);
-  return parts.join(', ');
 }
 
 async function listRoutes(ctx: CommandContext): Promise<void> {

@@ -1,7 +1,7 @@
 import { FailedPreconditionError } from '@switchyard/broker';
 import { routeKey, routesPrefix } from '@switchyard/gateway';
 import type { EtcdClient } from '../connect/etcd.js';
-import type { RoutePlan, StoredRoute } from './route-plan.js';
+import type { DesiredDocument, RoutePlan, StoredRoute } from './route-plan.js';
 
 /** etcd allows 128 operations per transaction by default; stay well below. */
 export const ROUTES_PER_TXN = 100;
@@ -12,9 +12,15 @@ export interface StoredRoutes {
   foreign: string[];
 }
 
-/** Every route key under `/<ns>/routes/`, decoded (bad JSON kept, with `value` undefined). */
-export async function readStoredRoutes(client: EtcdClient, namespace: string): Promise<StoredRoutes> {
-  const prefix = routesPrefix(namespace);
+/**
+ * Every route key under `/<ns>/routes/`, decoded (bad JSON kept, with `value` undefined).
+ * `prefix` reads another set of documents kept the same way (access rules).
+ */
+export async function readStoredRoutes(
+  client: EtcdClient,
+  namespace: string,
+  prefix = routesPrefix(namespace),
+): Promise<StoredRoutes> {
   const res = await client.getAll().prefix(prefix).exec();
   const routes: StoredRoute[] = [];
   const foreign: string[] = [];
@@ -50,11 +56,16 @@ export interface AppliedRoutes {
  * must not have moved. Otherwise it writes nothing and FAILED_PRECONDITION says to run
  * again.
  */
-export async function applyRoutePlan(client: EtcdClient, namespace: string, plan: RoutePlan): Promise<AppliedRoutes> {
+export async function applyRoutePlan(
+  client: EtcdClient,
+  namespace: string,
+  plan: RoutePlan<DesiredDocument>,
+  layout: { key: (id: string) => string; noun: string } = { key: (id) => routeKey(namespace, id), noun: 'routes' },
+): Promise<AppliedRoutes> {
   type Write = { key: string; modRevision: string | undefined; value: string | undefined };
   const writes: Write[] = [
     ...plan.added.map((d) => ({
-      key: routeKey(namespace, d.id),
+      key: layout.key(d.id),
       modRevision: undefined,
       value: JSON.stringify(d.route),
     })),
@@ -87,7 +98,7 @@ export async function applyRoutePlan(client: EtcdClient, namespace: string, plan
     if (!res.succeeded) {
       const done = i === 0 ? 'nothing was written' : `the first ${i} writes were applied, the rest were not`;
       throw new FailedPreconditionError(
-        `routes in etcd changed while applying (someone else wrote them); ${done}: run the command again`,
+        `${layout.noun} in etcd changed while applying (someone else wrote them); ${done}: run the command again`,
         { details: { hint: 'apply is idempotent: running it again converges on the file' } },
       );
     }

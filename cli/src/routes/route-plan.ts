@@ -12,17 +12,23 @@ export interface StoredRoute {
   readonly modRevision: string;
 }
 
-export interface ChangedRoute {
-  readonly desired: DesiredRoute;
+/** What a plan compares: an id and the JSON document to store (a route, an access rule). */
+export interface DesiredDocument {
+  readonly id: string;
+  readonly route: unknown;
+}
+
+export interface ChangedRoute<T extends DesiredDocument = DesiredRoute> {
+  readonly desired: T;
   readonly stored: StoredRoute;
   readonly fields: FieldChange[];
 }
 
 /** What `routes apply` does to make etcd hold exactly the file's routes. */
-export interface RoutePlan {
-  readonly added: readonly DesiredRoute[];
-  readonly changed: readonly ChangedRoute[];
-  readonly unchanged: readonly DesiredRoute[];
+export interface RoutePlan<T extends DesiredDocument = DesiredRoute> {
+  readonly added: readonly T[];
+  readonly changed: readonly ChangedRoute<T>[];
+  readonly unchanged: readonly T[];
   /** In etcd, not in the file, deleted (`--prune`). */
   readonly removed: readonly StoredRoute[];
   /** In etcd, not in the file, left alone (no `--prune`). */
@@ -30,15 +36,15 @@ export interface RoutePlan {
 }
 
 /** Compare the file with the store. Equal means equal JSON: key order and formatting never count. */
-export function planRoutes(
-  desired: readonly DesiredRoute[],
+export function planRoutes<T extends DesiredDocument = DesiredRoute>(
+  desired: readonly T[],
   stored: readonly StoredRoute[],
   options: { prune: boolean },
-): RoutePlan {
+): RoutePlan<T> {
   const byId = new Map(stored.map((s) => [s.id, s]));
-  const added: DesiredRoute[] = [];
-  const changed: ChangedRoute[] = [];
-  const unchanged: DesiredRoute[] = [];
+  const added: T[] = [];
+  const changed: ChangedRoute<T>[] = [];
+  const unchanged: T[] = [];
   for (const d of desired) {
     const s = byId.get(d.id);
     if (!s) added.push(d);
@@ -63,6 +69,6 @@ export function planRoutes(
 }
 
 /** True when applying the plan writes nothing. */
-export function isNoop(plan: RoutePlan): boolean {
+export function isNoop(plan: RoutePlan<DesiredDocument>): boolean {
   return plan.added.length === 0 && plan.changed.length === 0 && plan.removed.length === 0;
 }
