@@ -4,6 +4,11 @@
   caller.py call SERVICE METHOD [JSON] [--raw-body BYTES] [--timeout-ms N]
   caller.py publish TOPIC [JSON] [--source NAME]
 
+With SWITCHYARD_AUTH_URL set (auth on, docs/protocol.md §7), the caller first gets its
+own access token from the auth service's token endpoint with SWITCHYARD_CLIENT_ID and
+SWITCHYARD_CLIENT_SECRET (client credentials, RFC 6749 §4.4) and sends it in header
+x-switchyard-token; a refused grant prints its RFC 6749 error and exits 2.
+
 `call` prints the reply as JSON and exits 0, or prints the error body (protocol §6) and
 exits 1. Failures decided on this side use the same body: UNAVAILABLE when no server
 runs the service (the request came back as basic.return), DEADLINE_EXCEEDED when no
@@ -13,10 +18,14 @@ Exit code 2 means the command line or the connection was wrong.
 """
 
 import argparse
+import base64
 import json
 import os
 import sys
 import time
+import urllib.error
+import urllib.parse
+import urllib.request
 import uuid
 
 import pika
@@ -30,6 +39,40 @@ DIRECT_REPLY_TO = 'amq.rabbitmq.reply-to'
 
 def error_body(code, message, retryable=False):
     return {'code': code, 'message': message, 'retryable': retryable}
+
+
+def fetch_token(auth_url, client_id, client_secret):
+    """Client credentials grant (protocol §7): returns the access token, or raises SystemExit(2)."""
+    basic = base64.b64encode(f'{urllib.parse.quote(client_id, safe="")}:{urllib.parse.quote(client_secret, safe="")}'
+                             .encode()).decode()
+    req = urllib.request.Request(
+        f'{auth_url.rstrip("/")}/oauth/token',
+        data=urllib.parse.urlencode({'grant_type': 'client_credentials'}).encode(),
+        headers={'Authorization': f'Basic {basic}', 'Content-Type': 'application/x-www-form-urlencoded'},
+        method='POST')
+    try:
+        with urllib.request.urlopen(req, timeout=10) as res:
+            return json.loads(res.read())['access_token']
+    except urllib.error.HTTPError as err:
+        body = err.read().decode('utf-8', 'replace')
+        print(f'the auth service refused a token for "{client_id}": {err.code} {body}', file=sys.stderr)
+    except (urllib.error.URLError, OSError, ValueError, KeyError) as err:
+        print(f'cannot get a token from {auth_url}: {err!r}', file=sys.stderr)
+    raise SystemExit(2)
+
+
+def identity_headers():
+    """x-switchyard-token when auth is on (SWITCHYARD_AUTH_URL set), else nothing."""
+    auth_url = os.environ.get('SWITCHYARD_AUTH_URL', '').strip()
+    if not auth_url or os.environ.get('SWITCHYARD_AUTH', '').strip() == 'off':
+        return {}
+    client_id = os.environ.get('SWITCHYARD_CLIENT_ID', '').strip()
+    client_secret = os.environ.get('SWITCHYARD_CLIENT_SECRET', '').strip()
+    if not client_id or not client_secret:
+        print('SWITCHYARD_AUTH_URL is set: SWITCHYARD_CLIENT_ID and SWITCHYARD_CLIENT_SECRET are required',
+              file=sys.stderr)
+        raise SystemExit(2)
+    return {'x-switchyard-token': fetch_token(auth_url, client_id, client_secret)}
 
 
 def parse_headers(pairs):
@@ -68,7 +111,8 @@ def call(conn, args):
     else:
         body = json.dumps(json.loads(args.json)).encode('utf-8')
     deadline_ms = int(time.time() * 1000) + args.timeout_ms
-    headers = {'x-method': args.method, 'x-deadline': str(deadline_ms), **parse_headers(args.header)}
+    headers = {'x-method': args.method, 'x-deadline': str(deadline_ms), **args.identity,
+               **parse_headers(args.header)}
     if args.source:
         headers['x-source'] = args.source
     ch.basic_publish(f'{args.namespace}.rpc', args.service, body, pika.BasicProperties(
@@ -116,7 +160,7 @@ def publish(conn, args):
     ch.exchange_declare(f'{args.namespace}.events', 'topic', durable=True)
     ch.confirm_delivery()
     message_id = args.message_id or str(uuid.uuid4())
-    headers = parse_headers(args.header)
+    headers = {**args.identity, **parse_headers(args.header)}
     if args.source:
         headers['x-source'] = args.source
     body = args.raw_body.encode('utf-8') if args.raw_body is not None else json.dumps(json.loads(args.json)).encode()
@@ -172,6 +216,7 @@ def parse_args(argv):
 
 def main(argv):
     args = parse_args(argv)
+    args.identity = identity_headers()
     try:
         conn = pika.BlockingConnection(pika.URLParameters(args.amqp))
     except AMQPError as err:
