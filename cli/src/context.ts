@@ -1,7 +1,10 @@
-import { type AmqpTransport, CancelledError } from '@switchyard/broker';
+import { CancelledError, type Transport } from '@switchyard/broker';
+import { createInfrastructureAuth, credentialsFromEnv, parseAuthSettings } from '@switchyard/sdk';
+import { pino } from 'pino';
 import { openTransport } from './connect/amqp.js';
 import { type EtcdClient, etcdFailure, openEtcd } from './connect/etcd.js';
 import { type CliSettings, type GlobalOptions, resolveSettings } from './connect/settings.js';
+import { UsageError } from './output/cli-errors.js';
 import type { CliIo } from './output/io.js';
 import { withProgress } from './output/progress.js';
 
@@ -15,7 +18,7 @@ export class CommandContext {
   readonly settings: CliSettings;
   private readonly closers: Array<() => Promise<void> | void> = [];
   private etcdClient: EtcdClient | undefined;
-  private amqp: Promise<AmqpTransport> | undefined;
+  private amqp: Promise<Transport> | undefined;
 
   constructor(io: CliIo, globals: GlobalOptions) {
     this.io = io;
@@ -83,11 +86,36 @@ export class CommandContext {
     return this.etcdClient;
   }
 
-  /** A started AMQP transport (created on first use, closed with the context). */
-  transport(): Promise<AmqpTransport> {
-    this.amqp ??= this.step('connecting to RabbitMQ', () => openTransport(this.settings)).then((t) => {
+  /**
+   * A started AMQP transport (created on first use, closed with the context). With auth
+   * on (SWITCHYARD_AUTH_URL), seen through the command's own account
+   * (SWITCHYARD_CLIENT_ID/SECRET): its token goes on every call and event, and events
+   * it receives are verified like a service's.
+   */
+  transport(): Promise<Transport> {
+    this.amqp ??= this.step('connecting to RabbitMQ', () => openTransport(this.settings)).then(async (t) => {
       this.defer(() => t.close());
-      return t;
+      const settings = parseAuthSettings(this.io.env, undefined);
+      if (!settings) return t;
+      const credentials = credentialsFromEnv(this.io.env);
+      if (!credentials) {
+        throw new UsageError(
+          `auth is on (SWITCHYARD_AUTH_URL=${settings.issuer}): set SWITCHYARD_CLIENT_ID and SWITCHYARD_CLIENT_SECRET (or SWITCHYARD_AUTH=off)`,
+        );
+      }
+      const { auth, owned } = createInfrastructureAuth(settings, {
+        etcd: this.settings.etcdEndpoints.length > 0 ? () => openEtcd(this.settings) : undefined,
+        namespace: this.settings.namespace,
+        logger: pino({ level: 'silent' }),
+      });
+      for (const part of owned) {
+        this.defer(() => part.close());
+        await part.start?.();
+      }
+      const tokens = auth.tokenClient(credentials);
+      this.defer(() => tokens.close());
+      await this.step('getting a token from the auth service', () => tokens.start());
+      return auth.secure(t, tokens);
     });
     return this.amqp;
   }
