@@ -137,6 +137,17 @@ export class Service implements ContextHost {
     return emitter.emit(topic, payload, options, parent);
   }
 
+  /**
+   * With auth on: get a new token now instead of at the scheduled renewal (e.g. right after
+   * a signing-key rotation, or to pick up changed scopes). Rejects like start() would.
+   */
+  async renewToken(): Promise<void> {
+    const tokens = this.running?.tokens;
+    if (!tokens)
+      throw new FailedPreconditionError(`service "${this.name}" has no token: auth is off or it is not started`);
+    await tokens.renew();
+  }
+
   /** Handlers of `method` running right now (bulkhead occupancy). */
   activeHandlers(method: string): number {
     return this.running?.runners.get(method)?.bulkhead.active ?? 0;
