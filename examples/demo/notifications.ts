@@ -1,4 +1,4 @@
-import { createService, type Infrastructure, type Service } from '@switchyard/sdk';
+import { createService, type Infrastructure, type Service, type ServiceCredentials } from '@switchyard/sdk';
 import { SCHEMA } from './ids.js';
 
 interface OrderCreated {
@@ -13,11 +13,13 @@ interface OrderCreated {
  * (schema-checked: an invalid event goes to the dead-letter queue), `notifications-audit`
  * records everything under `orders.#`.
  */
-export async function startNotifications(infra: Infrastructure): Promise<Service> {
+export async function startNotifications(infra: Infrastructure, credentials?: ServiceCredentials): Promise<Service> {
   const service = createService({
     name: 'notifications',
     version: '1.0.0',
     infra,
+    // With auth on (npm start's default) each service has its own account.
+    ...(credentials ? { credentials } : {}),
     subscriptions: {
       'orders.created': {
         group: 'notifications-email',

@@ -1,6 +1,6 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { createService, type Infrastructure, type Service } from '@switchyard/sdk';
+import { createService, type Infrastructure, type Service, type ServiceCredentials } from '@switchyard/sdk';
 import { newId, SCHEMA } from './ids.js';
 
 interface LineItem {
@@ -33,7 +33,7 @@ export interface OrdersInstance {
  * `orders.created` for every order placed. The gateway has already validated a POST body
  * against order.create.request, so the handler only computes.
  */
-export async function startOrders(infra: Infrastructure): Promise<OrdersInstance> {
+export async function startOrders(infra: Infrastructure, credentials?: ServiceCredentials): Promise<OrdersInstance> {
   const orders = new Map<string, Order>();
   let service: Service | undefined;
 
@@ -93,6 +93,8 @@ export async function startOrders(infra: Infrastructure): Promise<OrdersInstance
     name: 'orders',
     version: '1.0.0',
     infra,
+    // With auth on (npm start's default) each service has its own account.
+    ...(credentials ? { credentials } : {}),
     address: { http: url },
     emits: { 'orders.created': SCHEMA.orderCreated },
     methods: {

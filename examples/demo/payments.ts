@@ -1,4 +1,4 @@
-import { createService, type Infrastructure, type Service } from '@switchyard/sdk';
+import { createService, type Infrastructure, type Service, type ServiceCredentials } from '@switchyard/sdk';
 import { newId, SCHEMA } from './ids.js';
 
 interface Money {
@@ -22,12 +22,14 @@ const DECLINE_ABOVE = 100_000;
  * schemas/payments on both sides, and a retried request with the same
  * idempotencyKey returns the first answer.
  */
-export async function startPayments(infra: Infrastructure): Promise<Service> {
+export async function startPayments(infra: Infrastructure, credentials?: ServiceCredentials): Promise<Service> {
   const answered = new Map<string, unknown>();
   const service = createService({
     name: 'payments',
     version: '1.0.0',
     infra,
+    // With auth on (npm start's default) each service has its own account.
+    ...(credentials ? { credentials } : {}),
     methods: {
       charge: {
         request: SCHEMA.chargeRequest,
