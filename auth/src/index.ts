@@ -4,8 +4,18 @@
  * with the SDK's verifier against the published JWKS.
  */
 export { ACCOUNT_ID_PATTERN, Accounts, type AccountView, type CreateAccountInput } from './accounts/accounts.js';
+export { CA_CERT_FILE, CA_KEY_FILE } from './ca/ca-files.js';
+export {
+  type CaResult,
+  DEFAULT_CA_COMMON_NAME,
+  DEFAULT_CA_VALIDITY_DAYS,
+  type InitCaOptions,
+  initCa,
+} from './ca/init-ca.js';
+export { DEFAULT_CERT_VALIDITY_DAYS, type IssueCertOptions, type IssuedCert, issueCert } from './ca/issue-cert.js';
+export type { KeyType } from './ca/key-pair.js';
 export { decryptPrivateKey, encryptPrivateKey, MASTER_KEY_ENV, parseMasterKey } from './keys/key-encryption.js';
-export { KeyRing, type KeyRingOptions, type SigningAlgorithm } from './keys/key-ring.js';
+export { addSigningKey, KeyRing, type KeyRingOptions, type SigningAlgorithm } from './keys/key-ring.js';
 export { OAUTH_ERRORS, OAuthError, type OAuthErrorCode } from './oauth/oauth-error.js';
 export {
   DEFAULT_HASH_PARAMS,

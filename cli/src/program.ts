@@ -1,5 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { Command } from 'commander';
+import { registerAuthCommand } from './commands/auth.js';
 import { registerCallCommand } from './commands/call.js';
 import { registerGatewayCommand } from './commands/gateway.js';
 import { registerNewCommand } from './commands/new.js';
@@ -56,5 +57,6 @@ Examples:
   registerSubscribeCommand(program, io);
   registerNewCommand(program, io, VERSION);
   registerTokenCommand(program, io);
+  registerAuthCommand(program, io);
   return program;
 }

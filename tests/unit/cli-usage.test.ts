@@ -24,7 +24,18 @@ describe('help', () => {
 
   it('covers every command of the issue', () => {
     const top = paths.filter((p) => p.length === 1).map((p) => p[0]);
-    expect(top).toEqual(['gateway', 'services', 'routes', 'schemas', 'call', 'publish', 'subscribe', 'new', 'token']);
+    expect(top).toEqual([
+      'gateway',
+      'services',
+      'routes',
+      'schemas',
+      'call',
+      'publish',
+      'subscribe',
+      'new',
+      'token',
+      'auth',
+    ]);
     expect(paths.map((p) => p.join(' '))).toEqual(
       expect.arrayContaining([
         'routes apply',
@@ -34,6 +45,14 @@ describe('help', () => {
         'schemas check',
         'schemas list',
         'new service',
+        'auth serve',
+        'auth accounts create',
+        'auth accounts list',
+        'auth accounts revoke',
+        'auth token',
+        'auth keys rotate',
+        'auth rules apply',
+        'auth rules list',
       ]),
     );
   });

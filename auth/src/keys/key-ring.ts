@@ -7,6 +7,33 @@ import { decryptPrivateKey, encryptPrivateKey } from './key-encryption.js';
 
 export type SigningAlgorithm = 'EdDSA' | 'ES256' | 'RS256';
 
+/**
+ * Store a new signing key (it signs from the moment every ring has reloaded). Used by the
+ * ring's rotation and by `switchyard auth keys rotate`, which writes to the same store.
+ * Refuses a master key that cannot open the keys already stored: a key nobody can
+ * decrypt would stop every auth replica from loading its keys.
+ */
+export async function addSigningKey(store: AuthStore, masterKey: Buffer, algorithm: SigningAlgorithm): Promise<string> {
+  const existing = await store.listKeys();
+  const probe = existing[0];
+  if (probe) decryptPrivateKey(masterKey, probe.kid, probe.encryptedPrivateKey);
+  const kid = `${new Date().toISOString().slice(0, 10).replaceAll('-', '')}-${randomBytes(6).toString('base64url')}`;
+  const pair = await generateKeyPair(algorithm, {
+    extractable: true,
+    ...(algorithm === 'EdDSA' ? { crv: 'Ed25519' } : {}),
+  });
+  const publicJwk = { ...(await exportJWK(pair.publicKey)), kid, alg: algorithm, use: 'sig' };
+  const privateJwk = await exportJWK(pair.privateKey);
+  await store.putKey({
+    kid,
+    alg: algorithm,
+    publicJwk,
+    encryptedPrivateKey: encryptPrivateKey(masterKey, kid, JSON.stringify(privateJwk)),
+    createdAt: Date.now(),
+  });
+  return kid;
+}
+
 export interface KeyRingOptions {
   store: AuthStore;
   masterKey: Buffer;

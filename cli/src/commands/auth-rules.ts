@@ -18,6 +18,7 @@ export function registerAuthRulesCommands(auth: Command, io: CliIo): void {
     .description(
       'manage the access rules stored in etcd (/<namespace>/auth/rules/<id>), hot-reloaded by every service and gateway',
     );
+  examples(rules, ['switchyard auth rules apply -f rules.yaml', 'switchyard auth rules list']);
   examples(
     rules
       .command('apply')
