@@ -9,14 +9,18 @@
  * With neither SWITCHYARD_ETCD nor SWITCHYARD_AMQP set, everything runs in memory
  * (embedded mode); with both set, on the real etcd and RabbitMQ. Routes come from
  * examples/routes.yaml (hot-reloaded: edit it while the demo runs) unless
- * SWITCHYARD_ROUTES_FILE names another file. Tokens are DEVELOPMENT tokens (HS256, see
- * docs/auth.md): never use this auth setup in production. Ctrl-C shuts everything down
- * gracefully.
+ * SWITCHYARD_ROUTES_FILE names another file.
+ *
+ * Auth is on: an embedded auth service issues every service its own token and the demo
+ * user theirs (client credentials), so every RPC and event carries a verified identity.
+ * SWITCHYARD_AUTH=off switches it off for local work (the gateway then accepts
+ * DEVELOPMENT tokens, HS256). Ctrl-C shuts everything down gracefully.
  */
 import { fileURLToPath } from 'node:url';
 import { createGateway, devJwtVerifierOptions, GATEWAY_ENV, signDevToken } from '@switchyard/gateway';
 import { createInfrastructure, installShutdownHandlers } from '@switchyard/sdk';
 import { pino } from 'pino';
+import { DEMO_USER, DEMO_USER_SCOPES, type DemoAuth, startDemoAuth } from './demo-auth.js';
 import { startNotifications } from './notifications.js';
 import { startOrders } from './orders.js';
 import { startPayments } from './payments.js';
@@ -24,24 +28,36 @@ import { startPayments } from './payments.js';
 const logger = pino({ level: process.env[GATEWAY_ENV.logLevel] ?? 'info' });
 const routesFile = process.env[GATEWAY_ENV.routesFile] ?? fileURLToPath(new URL('../routes.yaml', import.meta.url));
 
-const infra = await createInfrastructure({ logger });
-const payments = await startPayments(infra);
-const notifications = await startNotifications(infra);
-const orders = await startOrders(infra);
+const authMode = process.env.SWITCHYARD_AUTH?.trim() || 'on';
+if (authMode !== 'on' && authMode !== 'off') {
+  console.error(`SWITCHYARD_AUTH must be "on" or "off", got ${JSON.stringify(authMode)}`);
+  process.exit(2);
+}
+const auth: DemoAuth | undefined =
+  authMode === 'on' ? await startDemoAuth(logger, Number(process.env.SWITCHYARD_AUTH_PORT ?? 4455)) : undefined;
+const infra = await createInfrastructure({ logger, auth: auth ? { issuer: auth.issuer } : false });
+const payments = await startPayments(infra, auth?.credentials.payments);
+const notifications = await startNotifications(infra, auth?.credentials.notifications);
+const orders = await startOrders(infra, auth?.credentials.orders);
 const gateway = createGateway({
   infra,
   logger,
   routesFile,
-  // The demo always accepts dev tokens, also with real servers (it prints them below).
-  auth: { jwt: devJwtVerifierOptions() },
+  // With auth on the gateway verifies the auth service's tokens (its JWKS); off, it accepts dev tokens.
+  ...(auth ? { credentials: auth.credentials.gateway } : { auth: { jwt: devJwtVerifierOptions() } }),
 });
-// Gateway first (drains requests), then the services, then what they share.
-installShutdownHandlers([gateway, orders, payments, notifications, infra], { logger });
+// Gateway first (drains requests), then the services, then what they share, then the auth service.
+installShutdownHandlers([gateway, orders, payments, notifications, infra, ...(auth ? [auth.server] : [])], { logger });
 await gateway.start();
 
 const base = gateway.address()!.url;
 const admin = gateway.adminAddress()?.url;
-const token = await signDevToken({ sub: 'demo-user', scopes: ['orders:read', 'orders:write', 'payments:charge'] });
+const tokenCurl = auth
+  ? `curl -s -X POST ${auth.issuer}/oauth/token -H 'content-type: application/x-www-form-urlencoded' -d 'grant_type=client_credentials&client_id=${auth.user.clientId}&client_secret=${auth.user.clientSecret}'`
+  : undefined;
+const token = auth
+  ? await auth.server.issueToken(DEMO_USER)
+  : await signDevToken({ sub: DEMO_USER, scopes: DEMO_USER_SCOPES });
 const order = JSON.stringify({
   customerId: 'cus_Q4n8Zt2Lmx',
   items: [{ sku: 'MUG-BLUE-350', quantity: 2, unitPrice: { amount: 1250, currency: 'EUR' } }],
@@ -60,7 +76,16 @@ Switchyard demo (${infra.mode} mode) is running.
   admin     ${admin ?? '(off)'}   /metrics  /healthz  /readyz  /_switchyard/routes
   routes    ${routesFile}  (edit it: changes apply at once)
 
-A development token (1 hour; scopes orders:read orders:write payments:charge):
+${
+  auth
+    ? `Auth is on (SWITCHYARD_AUTH=off npm start for local work without it). The demo's auth service
+is ${auth.issuer}; get a token for the demo user (client credentials, RFC 6749 §4.4):
+
+  ${tokenCurl}
+
+A token for the demo user, issued at start (1 hour; scopes ${DEMO_USER_SCOPES.join(' ')}):`
+    : `Auth is off. A development token (1 hour; scopes ${DEMO_USER_SCOPES.join(' ')}):`
+}
 
   TOKEN=${token}
 

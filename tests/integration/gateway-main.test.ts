@@ -106,7 +106,10 @@ describe('npm start (examples/demo/start.ts)', () => {
       SWITCHYARD_ADMIN_PORT: String(adminPort),
       SWITCHYARD_LOG_LEVEL: 'warn',
       SWITCHYARD_DEV_JWT_SECRET: '',
+      SWITCHYARD_AUTH_PORT: '0',
     });
+    // Auth is on by default: the token comes from the demo's own auth service.
+    await p.waitFor((l) => l.includes('Auth is on'));
     const tokenLine = await p.waitFor((l) => l.trim().startsWith('TOKEN='));
     await p.waitFor((l) => l.includes('Ctrl-C stops everything'));
     const token = tokenLine.trim().slice('TOKEN='.length);

@@ -189,7 +189,7 @@ const alive = (pid: number) => {
 describe('a newcomer following the README', () => {
   const dir = mkdtempSync(join(tmpdir(), 'switchyard-newcomer-'));
   const clone = join(dir, 'switchyard');
-  const env = { ...newcomerEnv(), SWITCHYARD_GATEWAY_PORT: '0', SWITCHYARD_ADMIN_PORT: '0' };
+  const env = { ...newcomerEnv(), SWITCHYARD_GATEWAY_PORT: '0', SWITCHYARD_ADMIN_PORT: '0', SWITCHYARD_AUTH_PORT: '0' };
   let readme = '';
   let startCommand: string[] = [];
   let demo: ChildProcess | undefined;
