@@ -3,6 +3,7 @@
  * their tables and write bench/results/<suite>.json. Exit 1 when a suite fails to run;
  * a missed target is reported, not an error (benchmarks are evidence, not tests).
  */
+import { runAuth } from './auth.js';
 import { runEvents } from './events.js';
 import { runGateway } from './gateway.js';
 import { writeResults } from './lib/results.js';
@@ -15,6 +16,7 @@ const SUITES: Record<string, () => Promise<SuiteReport>> = {
   events: runEvents,
   sdk: runSdk,
   gateway: runGateway,
+  auth: runAuth,
 };
 
 const asked = process.argv.slice(2).filter((a) => a !== '--');

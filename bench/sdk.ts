@@ -6,12 +6,21 @@
  * raw, sdk, ...; each figure is the best of its rounds. The headline `throughput_ratio` is sdk/raw
  * calls per second at concurrency 64 (target >= 0.85).
  *
+ * Variant `sdk-auth` is the same with auth on both sides: an auth service in this process
+ * (memory store), the caller and the server each with their own service account, every
+ * call carrying the caller's token and verified (cached per token) with the rules before
+ * the handler. Its headline `auth_throughput_ratio` is sdk-auth/raw at concurrency 64
+ * (target >= 0.8).
+ *
  * The SDK needs a registry: the suite starts a private etcd (tests/harness) unless
  * SWITCHYARD_BENCH_ETCD names one.
  */
+
+import { randomBytes } from 'node:crypto';
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { type AuthServer, createAuthServer, MemoryAuthStore } from '@switchyard/auth';
 import { createInfrastructure, createService } from '@switchyard/sdk';
 import { pino } from 'pino';
 import { PrivateEtcd } from '../tests/harness/etcd.js';
@@ -29,6 +38,7 @@ import type { SuiteReport } from './lib/suite.js';
 import { printTable } from './lib/table.js';
 
 const TARGET = 0.85;
+const AUTH_TARGET = 0.8;
 
 interface Caller {
   call: Op;
@@ -39,10 +49,15 @@ interface Setting {
   url: string;
   etcd: string;
   schemasDir: string;
+  auth: {
+    issuer: string;
+    server: { clientId: string; clientSecret: string };
+    caller: { clientId: string; clientSecret: string };
+  };
 }
 
 interface Variant {
-  name: 'raw' | 'sdk';
+  name: 'raw' | 'sdk' | 'sdk-auth';
   fixture: string;
   caller(s: Setting, namespace: string): Promise<Caller>;
 }
@@ -57,11 +72,12 @@ const VARIANTS: Variant[] = [
       return { call: () => c.call(BENCH_SERVICE, BENCH_METHOD, PAYLOAD), close: () => c.close() };
     },
   },
-  { name: 'sdk', fixture: 'sdk-server.ts', caller: sdkCaller },
+  { name: 'sdk', fixture: 'sdk-server.ts', caller: (s, ns) => sdkCaller(s, ns, false) },
+  { name: 'sdk-auth', fixture: 'sdk-server.ts', caller: (s, ns) => sdkCaller(s, ns, true) },
 ];
 
 /** The caller side of "sdk": a service with its own infrastructure from SWITCHYARD_* settings. */
-async function sdkCaller(s: Setting, namespace: string): Promise<Caller> {
+async function sdkCaller(s: Setting, namespace: string, withAuth: boolean): Promise<Caller> {
   const infra = await createInfrastructure({
     env: {
       SWITCHYARD_ETCD: s.etcd,
@@ -69,9 +85,15 @@ async function sdkCaller(s: Setting, namespace: string): Promise<Caller> {
       SWITCHYARD_NAMESPACE: namespace,
       SWITCHYARD_SCHEMAS: s.schemasDir,
     },
+    auth: withAuth ? { issuer: s.auth.issuer } : false,
     logger: pino({ level: 'warn' }),
   });
-  const service = createService({ name: 'bench-caller', version: '1.0.0', infra });
+  const service = createService({
+    name: 'bench-caller',
+    version: '1.0.0',
+    infra,
+    ...(withAuth ? { credentials: s.auth.caller } : {}),
+  });
   await service.start();
   // The server registered before printing READY; wait until this caller's view has it.
   const view = infra.registry.view();
@@ -111,7 +133,21 @@ export async function runSdk(): Promise<SuiteReport> {
   };
   const etcd = process.env.SWITCHYARD_BENCH_ETCD ? undefined : await PrivateEtcd.start();
   const schemasDir = writeSchemas();
-  const setting: Setting = { url, etcd: process.env.SWITCHYARD_BENCH_ETCD ?? etcd!.endpoint, schemasDir };
+  const authServer = await startBenchAuth();
+  const account = async (id: string) => ({
+    clientId: id,
+    clientSecret: (await authServer.createAccount({ id, type: 'service' })).secret,
+  });
+  const setting: Setting = {
+    url,
+    etcd: process.env.SWITCHYARD_BENCH_ETCD ?? etcd!.endpoint,
+    schemasDir,
+    auth: {
+      issuer: authServer.address()!.url,
+      server: await account(BENCH_SERVICE),
+      caller: await account('bench-caller'),
+    },
+  };
   const rounds: Round[] = [];
   try {
     for (let r = 0; r < params.rounds; r++) {
@@ -127,6 +163,7 @@ export async function runSdk(): Promise<SuiteReport> {
     }
   } finally {
     await etcd?.close();
+    await authServer.close();
     rmSync(schemasDir, { recursive: true, force: true });
   }
   const best = (name: string) => {
@@ -142,8 +179,12 @@ export async function runSdk(): Promise<SuiteReport> {
   };
   const raw = best('raw');
   const sdk = best('sdk');
+  const sdkAuth = best('sdk-auth');
   const ratios = {
     throughput_ratio: ratio(sdk.callsPerSecond, raw.callsPerSecond),
+    auth_throughput_ratio: ratio(sdkAuth.callsPerSecond, raw.callsPerSecond),
+    auth_vs_sdk_throughput_ratio: ratio(sdkAuth.callsPerSecond, sdk.callsPerSecond),
+    auth_p50_ratio: ratio(sdkAuth.p50Ms, raw.p50Ms),
     p50_ratio: ratio(sdk.p50Ms, raw.p50Ms),
     p99_ratio: ratio(sdk.p99Ms, raw.p99Ms),
     paired_median_throughput_ratio: pairedMedianRatio(
@@ -165,8 +206,8 @@ export async function runSdk(): Promise<SuiteReport> {
       'caller CPU µs/call',
       'server CPU µs/call',
     ],
-    [raw, sdk].map((f, i) => [
-      i === 0 ? 'raw amqplib' : 'createService/call',
+    [raw, sdk, sdkAuth].map((f, i) => [
+      ['raw amqplib', 'createService/call', 'createService/call, auth on both sides'][i]!,
       f.p50Ms,
       f.p99Ms,
       f.callsPerSecond,
@@ -185,6 +226,14 @@ export async function runSdk(): Promise<SuiteReport> {
         `>= ${TARGET}`,
         String(ratios.throughput_ratio >= TARGET),
       ],
+      [
+        'auth_throughput_ratio (calls/s @64, auth on)',
+        ratios.auth_throughput_ratio,
+        `>= ${AUTH_TARGET}`,
+        String(ratios.auth_throughput_ratio >= AUTH_TARGET),
+      ],
+      ['auth_vs_sdk_throughput_ratio', ratios.auth_vs_sdk_throughput_ratio, '(cost of auth)', '-'],
+      ['auth_p50_ratio', ratios.auth_p50_ratio, '(info)', '-'],
       ['p50_ratio', ratios.p50_ratio, '(info)', '-'],
       ['p99_ratio', ratios.p99_ratio, '(info)', '-'],
       ['paired_median_throughput_ratio', ratios.paired_median_throughput_ratio, '(noise check)', '-'],
@@ -195,10 +244,10 @@ export async function runSdk(): Promise<SuiteReport> {
   return {
     method: `best of ${params.rounds} rounds, alternating raw then sdk each round`,
     params,
-    figures: { raw, sdk },
+    figures: { raw, sdk, sdkAuth },
     ratio: ratios,
-    targets: { throughput_ratio: `>= ${TARGET}` },
-    met: ratios.throughput_ratio >= TARGET,
+    targets: { throughput_ratio: `>= ${TARGET}`, auth_throughput_ratio: `>= ${AUTH_TARGET}` },
+    met: ratios.throughput_ratio >= TARGET && ratios.auth_throughput_ratio >= AUTH_TARGET,
     rounds,
   };
 }
@@ -215,6 +264,13 @@ async function runRound(
     BENCH_NAMESPACE: namespace,
     BENCH_ETCD: s.etcd,
     BENCH_SCHEMAS: s.schemasDir,
+    ...(v.name === 'sdk-auth'
+      ? {
+          BENCH_AUTH_URL: s.auth.issuer,
+          BENCH_CLIENT_ID: s.auth.server.clientId,
+          BENCH_CLIENT_SECRET: s.auth.server.clientSecret,
+        }
+      : {}),
   });
   let caller: Caller | undefined;
   try {
@@ -241,4 +297,16 @@ function writeSchemas(): string {
   writeFileSync(join(dir, 'request.json'), JSON.stringify(REQUEST_SCHEMA));
   writeFileSync(join(dir, 'response.json'), JSON.stringify(RESPONSE_SCHEMA));
   return dir;
+}
+
+/** An auth service for the sdk-auth variant, in this process (its JWKS is what the server fetches). */
+async function startBenchAuth(): Promise<AuthServer> {
+  const server = createAuthServer({
+    store: new MemoryAuthStore(),
+    masterKey: randomBytes(32),
+    port: 0,
+    logger: pino({ level: 'warn' }),
+  });
+  await server.start();
+  return server;
 }
