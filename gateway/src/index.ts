@@ -40,7 +40,7 @@ export {
   DEFAULT_STORE_TIMEOUT_MS,
   RateLimiter,
 } from './ratelimit/rate-limiter.js';
-export type { RedisRateLimitStoreOptions } from './ratelimit/redis-store.js';
+export type { RedisRateLimitStoreOptions, RedisTlsOptions } from './ratelimit/redis-store.js';
 export { DEFAULT_REDIS_KEY_PREFIX, RedisRateLimitStore } from './ratelimit/redis-store.js';
 export type { RateLimitDecider, RateLimitMetrics, RateLimitResult } from './ratelimit/route-limiter.js';
 export { RouteRateLimiter } from './ratelimit/route-limiter.js';

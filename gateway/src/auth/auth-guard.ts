@@ -1,6 +1,6 @@
 import type { IncomingHttpHeaders } from 'node:http';
 import { InvalidOptionsError } from '@switchyard/broker';
-import type { RuleSource } from '@switchyard/sdk';
+import { AUTH_HEADER, type RuleSource, type TokenProvider } from '@switchyard/sdk';
 import { accountOf } from './account-of.js';
 import { ApiKeyStore, type ApiKeyStoreOptions } from './api-keys.js';
 import { insufficientScope, invalidRequest, invalidToken, missingCredentials } from './auth-errors.js';
@@ -58,6 +58,7 @@ export class AuthGuard {
   readonly #consumed: ReadonlySet<string>;
   readonly #forwardCredentials: boolean;
   #rules: RuleSource | undefined;
+  #identity: { issuer: string; gateway: TokenProvider } | undefined;
   #started: Promise<void> | undefined;
   #closed = false;
 
@@ -95,6 +96,16 @@ export class AuthGuard {
    */
   useRules(rules: RuleSource | undefined): void {
     this.#rules = rules;
+  }
+
+  /**
+   * With auth on, HTTP upstreams get what RPC hops get: the gateway's own token
+   * (`x-switchyard-token`) and, for a caller holding a token of the Switchyard auth
+   * service, that token (`x-switchyard-user-token`), so a service can verify who the
+   * request is for instead of trusting `x-switchyard-subject`.
+   */
+  useServiceIdentity(identity: { issuer: string; gateway: TokenProvider } | undefined): void {
+    this.#identity = identity;
   }
 
   /** The JWT verifier, if configured (for its stats). */
@@ -169,6 +180,16 @@ export class AuthGuard {
       }
     }
     this.#writer.apply(req, identity);
+    const si = this.#identity;
+    if (si !== undefined) {
+      const own = si.gateway.token();
+      req.headers[AUTH_HEADER.serviceToken] = own;
+      req.rawHeaders?.push(AUTH_HEADER.serviceToken, own);
+      if (identity.token !== undefined && identity.claims.iss === si.issuer) {
+        req.headers[AUTH_HEADER.userToken] = identity.token;
+        req.rawHeaders?.push(AUTH_HEADER.userToken, identity.token);
+      }
+    }
     return identity;
   }
 

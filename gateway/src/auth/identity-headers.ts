@@ -1,5 +1,6 @@
 import type { IncomingHttpHeaders } from 'node:http';
 import { InvalidOptionsError } from '@switchyard/broker';
+import { AUTH_HEADER } from '@switchyard/sdk';
 import type { Identity } from './identity.js';
 
 /**
@@ -60,7 +61,8 @@ export function removeHeaders(req: HeaderCarrier, names: ReadonlySet<string>): v
   raw.length = w;
 }
 
-const strippedIdentity = new Set(IDENTITY_HEADER_NAMES);
+// Service-identity headers too: only the gateway itself may put tokens there (docs/protocol.md §7).
+const strippedIdentity = new Set([...IDENTITY_HEADER_NAMES, AUTH_HEADER.serviceToken, AUTH_HEADER.userToken]);
 
 /** Remove client-sent identity headers (anti-spoofing). */
 export function stripIdentityHeaders(req: HeaderCarrier): void {

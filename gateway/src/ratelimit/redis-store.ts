@@ -1,5 +1,5 @@
 import { once } from 'node:events';
-import { InvalidOptionsError } from '@switchyard/broker';
+import { InvalidOptionsError, type Pem } from '@switchyard/broker';
 import { Redis } from 'ioredis';
 import { RateLimiterRedis } from 'rate-limiter-flexible';
 import { type RateLimitLogger, ThrottledFailureLog } from './failure-log.js';
@@ -13,6 +13,11 @@ export interface RedisRateLimitStoreOptions {
    * or calls made while Redis is down would queue instead of failing fast.
    */
   client?: Redis;
+  /**
+   * TLS of a `rediss://` URL (PEM contents): the CA to trust (default node's roots), a client
+   * certificate for a Redis started with `--tls-auth-clients yes`, the expected server name.
+   */
+  tls?: RedisTlsOptions;
   /** Prefix of every key, so several deployments can share one Redis. Default `switchyard:rl`. */
   keyPrefix?: string;
   /** Bound on one Redis command, ms. Default 250. */
@@ -20,6 +25,14 @@ export interface RedisRateLimitStoreOptions {
   /** Bound on connecting, and on how long `start()` waits for Redis, ms. Default 2000. */
   connectTimeoutMs?: number;
   logger?: RateLimitLogger;
+}
+
+export interface RedisTlsOptions {
+  ca?: Pem;
+  cert?: Pem;
+  key?: Pem;
+  /** Default: the URL's host name. */
+  servername?: string;
 }
 
 export const DEFAULT_REDIS_KEY_PREFIX = 'switchyard:rl';
@@ -67,6 +80,7 @@ export class RedisRateLimitStore implements RateLimitStore {
         throw new InvalidOptionsError(`url: must be a redis:// or rediss:// URL, got ${JSON.stringify(options.url)}`);
       }
       this.#client = new Redis(options.url!, {
+        ...redisTls(options.url!, options.tls),
         lazyConnect: true,
         // Fail instead of queueing while disconnected: a queued rate-limit check is a hung request.
         enableOfflineQueue: false,
@@ -145,6 +159,22 @@ export class RedisRateLimitStore implements RateLimitStore {
     }
     this.#client.disconnect();
   }
+}
+
+/** ioredis `tls` (node tls.connect options). TLS settings on a plain redis:// URL are refused: nothing would be encrypted. */
+function redisTls(url: string, tls: RedisTlsOptions | undefined): { tls?: RedisTlsOptions } {
+  if (tls === undefined) return {};
+  if (typeof tls !== 'object' || tls === null)
+    throw new InvalidOptionsError('tls: must be an object { ca?, cert?, key? }');
+  if (!url.startsWith('rediss://')) {
+    throw new InvalidOptionsError('tls: is set but url is redis:// (plain): use rediss:// for TLS');
+  }
+  if ((tls.cert === undefined) !== (tls.key === undefined)) {
+    throw new InvalidOptionsError(
+      `tls.cert/tls.key: must be given together (only ${tls.cert === undefined ? 'tls.key' : 'tls.cert'} is set)`,
+    );
+  }
+  return { tls: { ...tls } };
 }
 
 function positive(value: number | undefined, fallback: number, name: string): number {

@@ -1,5 +1,5 @@
 import { InvalidOptionsError } from '@switchyard/broker';
-import { createEtcdClient } from '@switchyard/sdk';
+import { createEtcdClient, type EtcdTlsOptions } from '@switchyard/sdk';
 import type { Etcd3, IKeyValue, IWatchResponse, Watcher } from 'etcd3';
 import { isRoutingLogger, type RoutingLogger, silentRoutingLogger } from './logger.js';
 import { DEFAULT_ROUTES_NAMESPACE, ROUTES_NAMESPACE_PATTERN, routeIdOfKey, routesPrefix } from './route-keys.js';
@@ -24,6 +24,8 @@ export interface EtcdRouteSourceOptions {
   endpoints?: string[] | string;
   /** Keys live under `/<namespace>/routes/`. Default `switchyard`. */
   namespace?: string;
+  /** TLS of an own client's `https://` endpoints (PEM contents). */
+  tls?: EtcdTlsOptions;
   /** Deadline of the list call (and every unary call of an own client). Default 5000 ms. */
   dialTimeoutMs?: number;
   /** Longest wait between retries after a failure. Default 1000 ms. */
@@ -91,7 +93,7 @@ export class EtcdRouteSource implements RouteSource {
           throw bad('endpoints', `has ${JSON.stringify(e)}; expected "http://host:port"`);
         }
       }
-      this.client = createEtcdClient(endpoints, { dialTimeoutMs });
+      this.client = createEtcdClient(endpoints, { dialTimeoutMs, tls: options.tls });
       this.ownsClient = true;
     }
     this.namespace = namespace;

@@ -253,6 +253,7 @@ class HttpGateway implements Gateway {
     partial.tokens = tokens;
     await tokens.start();
     this.#guard.useRules(infra.auth.rules);
+    this.#guard.useServiceIdentity({ issuer: infra.auth.issuer, gateway: tokens });
     return infra.auth.secure(infra.transport, tokens);
   }
 
@@ -261,7 +262,12 @@ class HttpGateway implements Gateway {
     const logger = this.#root.child({ component: 'routes' });
     const endpoints = infra.config.etcdEndpoints;
     if (endpoints.length > 0)
-      return new EtcdRouteSource({ endpoints: [...endpoints], namespace: infra.namespace, logger });
+      return new EtcdRouteSource({
+        endpoints: [...endpoints],
+        namespace: infra.namespace,
+        logger,
+        tls: infra.config.etcdTls,
+      });
     return new FileRouteSource({ path: o.routesFile, logger });
   }
 
