@@ -128,6 +128,7 @@ export class AmqpTransport extends EventEmitter implements Transport {
         connectionName: opts.connectionName,
         heartbeat: opts.heartbeat,
         connectTimeoutMs: opts.connectTimeoutMs,
+        tls: opts.tls,
         logger: opts.logger,
         onError: this.reportError,
       });

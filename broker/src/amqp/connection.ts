@@ -8,9 +8,12 @@
  * amqplib on each new connection, before anyone else can use it) re-attaches them all.
  */
 import { EventEmitter } from 'node:events';
+import type { ConnectionOptions } from 'node:tls';
 import amqplib, { type ChannelModel, type RecoveringChannelModel } from 'amqplib';
 import { UnavailableError } from '../errors.js';
 import type { TransportLogger } from './options.js';
+import type { AmqpTlsOptions } from './tls-options.js';
+import { describeTlsRefusal, isTlsRefusal } from './tls-refusal.js';
 
 export interface ChannelOwner {
   /** Open this part's channel(s) on a fresh connection: declare, qos, consume. */
@@ -25,6 +28,8 @@ export interface RecoveringConnectionOptions {
   connectionName: string;
   heartbeat: number | undefined;
   connectTimeoutMs: number;
+  /** Socket options for `amqps://` (ignored by amqplib for `amqp://`, which the options refuse anyway). */
+  tls: Readonly<AmqpTlsOptions> | undefined;
   logger: TransportLogger;
   /** Reports failures that did not fail a caller (a part that could not re-attach, ...). */
   onError: (err: Error) => void;
@@ -72,6 +77,8 @@ export class RecoveringConnection extends EventEmitter {
     const url = new URL(opts.url);
     if (opts.heartbeat !== undefined) url.searchParams.set('heartbeat', String(opts.heartbeat));
     const recovering = await amqplib.connect(url.toString(), {
+      // node's tls.connect reads these; it neither keeps nor changes the (frozen) CA list.
+      ...(opts.tls as ConnectionOptions | undefined),
       noDelay: true,
       timeout: opts.connectTimeoutMs,
       clientProperties: { connection_name: `${opts.connectionName}/${opts.role}` },
@@ -88,6 +95,16 @@ export class RecoveringConnection extends EventEmitter {
       ),
     );
     recovering.on('reconnect-failed', (err: Error) => opts.onError(err));
+    let lastFailure: Error | undefined;
+    let refused!: (err: Error) => void;
+    const tlsRefused = new Promise<never>((_, reject) => {
+      refused = reject;
+    });
+    tlsRefused.catch(() => {});
+    recovering.on('connect-failed', (err: Error) => {
+      lastFailure = err;
+      if (!this.current && isTlsRefusal(err)) refused(err);
+    });
     recovering.on('blocked', (reason: string) =>
       opts.logger.warn({ role: opts.role, reason }, 'RabbitMQ blocked the connection'),
     );
@@ -96,19 +113,29 @@ export class RecoveringConnection extends EventEmitter {
       timer = setTimeout(
         () =>
           reject(
-            new UnavailableError(`RabbitMQ did not accept a connection within ${opts.connectTimeoutMs} ms`, {
-              details: { role: opts.role },
-            }),
+            new UnavailableError(
+              `RabbitMQ did not accept a connection within ${opts.connectTimeoutMs} ms${lastFailure ? ` (last error: ${lastFailure.message})` : ''}`,
+              { details: { role: opts.role } },
+            ),
           ),
         opts.connectTimeoutMs,
       );
     });
     try {
-      await Promise.race([recovering.waitForConnect(), timeout]);
+      await Promise.race([recovering.waitForConnect(), timeout, tlsRefused]);
     } catch (err) {
       await recovering.close().catch(() => {});
       this.recovering = undefined;
       if (err instanceof UnavailableError) throw err;
+      if (isTlsRefusal(err)) {
+        const code = (err as NodeJS.ErrnoException).code;
+        // Not retryable: nothing changes until someone replaces a certificate.
+        throw new UnavailableError(describeTlsRefusal('RabbitMQ', err as Error), {
+          cause: err,
+          details: { role: opts.role, tls: code },
+          retryable: false,
+        });
+      }
       throw new UnavailableError(`cannot connect to RabbitMQ: ${(err as Error).message}`, { cause: err });
     } finally {
       clearTimeout(timer);

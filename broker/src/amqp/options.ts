@@ -1,6 +1,7 @@
 import { hostname } from 'node:os';
 import { type Codec, CodecRegistry, jsonCodec, msgpackCodec } from '../codec.js';
 import { InvalidOptionsError } from '../errors.js';
+import { type AmqpTlsOptions, resolveTlsOptions } from './tls-options.js';
 
 /**
  * The logging calls the transport makes. A pino logger fits as is; so does anything with
@@ -47,6 +48,8 @@ export interface AmqpTransportOptions {
    * operators can tell the two connections of an instance apart. Default `<namespace>@<host>:<pid>`.
    */
   connectionName?: string;
+  /** TLS of `amqps://` links: CA, client certificate, server name. Default: node's root CAs, no client certificate. */
+  tls?: AmqpTlsOptions;
 }
 
 export interface ResolvedOptions {
@@ -62,6 +65,7 @@ export interface ResolvedOptions {
   readonly connectTimeoutMs: number;
   readonly heartbeat: number | undefined;
   readonly connectionName: string;
+  readonly tls: Readonly<AmqpTlsOptions> | undefined;
 }
 
 export const DEFAULT_NAMESPACE = 'switchyard';
@@ -132,6 +136,7 @@ export function resolveOptions(options: AmqpTransportOptions): ResolvedOptions {
     connectTimeoutMs: positiveInt('connectTimeoutMs', options.connectTimeoutMs, DEFAULT_CONNECT_TIMEOUT_MS),
     heartbeat,
     connectionName,
+    tls: resolveTlsOptions(url, options.tls),
   });
 }
 
