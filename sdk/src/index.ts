@@ -12,6 +12,15 @@ export {
   type SwitchyardConfigOverrides,
 } from './config/env-config.js';
 export { createInfrastructure, type Infrastructure, type InfrastructureOptions } from './config/infrastructure.js';
+export {
+  AMQP_SERVERNAME_ENV,
+  readAmqpTlsEnv,
+  readEtcdTlsEnv,
+  readTlsEnv,
+  TLS_ENV,
+  type TlsClientFiles,
+  type TlsLink,
+} from './config/tls-env.js';
 export type { CallContext } from './context/call-context.js';
 export type { EmitOptions, ParentContext, ServiceCallOptions } from './context/context-host.js';
 export type { EventContext } from './context/event-context.js';

@@ -1,7 +1,10 @@
 import { statSync } from 'node:fs';
 import { resolve } from 'node:path';
+import type { AmqpTlsOptions } from '@switchyard/broker';
+import type { EtcdTlsOptions } from '../registry/etcd-client.js';
 import { NAMESPACE_PATTERN } from '../registry/keys.js';
 import { invalidOption } from './check.js';
+import { readAmqpTlsEnv, readEtcdTlsEnv } from './tls-env.js';
 
 /** The environment variables Switchyard reads, by purpose. */
 export const SWITCHYARD_ENV = Object.freeze({
@@ -35,6 +38,10 @@ export interface SwitchyardConfig {
   readonly amqpUrl: string | undefined;
   readonly namespace: string;
   readonly schemas: SchemaSetting;
+  /** TLS of the RabbitMQ links (`amqps://`); undefined: node's root CAs, no client certificate. See TLS_ENV. */
+  readonly amqpTls: Readonly<AmqpTlsOptions> | undefined;
+  /** TLS of the etcd links (`https://`); undefined: node's root CAs, no client certificate. See TLS_ENV. */
+  readonly etcdTls: Readonly<EtcdTlsOptions> | undefined;
 }
 
 /** What can override the environment (the same settings, already typed). */
@@ -44,6 +51,10 @@ export interface SwitchyardConfigOverrides {
   namespace?: string;
   /** A directory, `'etcd'` or `'none'`. */
   schemas?: string;
+  /** PEM contents (not paths); replaces SWITCHYARD_AMQP_CA/CERT/KEY/SERVERNAME. */
+  amqpTls?: AmqpTlsOptions;
+  /** PEM contents (not paths); replaces SWITCHYARD_ETCD_CA/CERT/KEY. */
+  etcdTls?: EtcdTlsOptions;
 }
 
 export interface ParseConfigOptions {
@@ -120,12 +131,17 @@ export function parseSwitchyardConfig(
     schemas = { kind: 'directory', dir };
   }
 
+  const etcdTls = overrides.etcdTls ?? readEtcdTlsEnv(env, etcdEndpoints, etcdSource);
+  const amqpTls = overrides.amqpTls ?? readAmqpTlsEnv(env, amqpUrl, amqpSource);
+
   return Object.freeze({
     mode,
     etcdEndpoints: Object.freeze(etcdEndpoints),
     amqpUrl,
     namespace,
     schemas: Object.freeze(schemas),
+    amqpTls,
+    etcdTls,
   });
 }
 

@@ -74,6 +74,8 @@ const KNOWN = [
   'amqpUrl',
   'namespace',
   'schemas',
+  'amqpTls',
+  'etcdTls',
 ] as const;
 
 /**
@@ -107,6 +109,7 @@ export async function createInfrastructure(options: InfrastructureOptions = {}):
               namespace: config.namespace,
               ttlSeconds,
               logger: registryLogger,
+              tls: config.etcdTls,
             })
           : new MemoryRegistry({ namespace: config.namespace, ttlSeconds, logger: registryLogger });
       owned.push(registry);
@@ -119,6 +122,7 @@ export async function createInfrastructure(options: InfrastructureOptions = {}):
               url: config.amqpUrl!,
               namespace: config.namespace,
               logger: logger.child({ component: 'transport' }),
+              tls: config.amqpTls,
             })
           : new MemoryTransport({ namespace: config.namespace });
       owned.push(transport);
@@ -131,7 +135,7 @@ export async function createInfrastructure(options: InfrastructureOptions = {}):
       if (config.schemas.kind === 'directory') {
         source = new DirectorySchemaSource({ dir: config.schemas.dir, watch: watchSchemas, logger: schemaLogger });
       } else if (config.schemas.kind === 'etcd') {
-        schemaClient = createEtcdClient(config.etcdEndpoints);
+        schemaClient = createEtcdClient(config.etcdEndpoints, { tls: config.etcdTls });
         source = new EtcdSchemaSource({ client: schemaClient, namespace: config.namespace, logger: schemaLogger });
       } else {
         source = new MemorySchemaSource();
@@ -153,7 +157,8 @@ export async function createInfrastructure(options: InfrastructureOptions = {}):
     let auth: InfrastructureAuth | undefined;
     if (authSettings) {
       const parts = createInfrastructureAuth(authSettings, {
-        etcd: config.mode === 'servers' ? () => createEtcdClient(config.etcdEndpoints) : undefined,
+        etcd:
+          config.mode === 'servers' ? () => createEtcdClient(config.etcdEndpoints, { tls: config.etcdTls }) : undefined,
         namespace: config.namespace,
         logger: logger.child({ component: 'auth' }),
       });

@@ -1,4 +1,5 @@
 import { InvalidOptionsError } from '@switchyard/broker';
+import type { EtcdTlsOptions } from './etcd-client.js';
 import { DEFAULT_REGISTRY_NAMESPACE, NAMESPACE_PATTERN } from './keys.js';
 import { isLogger, silentLogger } from './support.js';
 import type { RegistryLogger } from './types.js';
@@ -17,6 +18,8 @@ export interface EtcdRegistryOptions {
    * fail instead of hanging. Default 5000 ms.
    */
   dialTimeoutMs?: number;
+  /** TLS of `https://` endpoints (PEM contents): CA and client certificate. */
+  tls?: EtcdTlsOptions;
 }
 
 export const ETCD_REGISTRY_DEFAULTS = Object.freeze({
@@ -31,6 +34,7 @@ export interface ResolvedEtcdRegistryOptions {
   readonly ttlSeconds: number;
   readonly logger: RegistryLogger;
   readonly dialTimeoutMs: number;
+  readonly tls: EtcdTlsOptions | undefined;
 }
 
 /** Validate and default the options once; the result is frozen. */
@@ -62,7 +66,17 @@ export function resolveEtcdRegistryOptions(options: EtcdRegistryOptions): Resolv
   if (!isLogger(logger)) {
     throw bad('logger', 'must be a pino-compatible logger');
   }
-  return Object.freeze({ endpoints: Object.freeze([...endpoints]), namespace, ttlSeconds, logger, dialTimeoutMs });
+  if (options.tls !== undefined && (typeof options.tls !== 'object' || options.tls === null)) {
+    throw bad('tls', 'must be an object { ca?, cert?, key? }');
+  }
+  return Object.freeze({
+    endpoints: Object.freeze([...endpoints]),
+    namespace,
+    ttlSeconds,
+    logger,
+    dialTimeoutMs,
+    tls: options.tls,
+  });
 }
 
 function bad(option: string, problem: string): InstanceType<typeof InvalidOptionsError> {

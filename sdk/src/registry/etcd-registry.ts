@@ -122,7 +122,10 @@ export class EtcdRegistry implements Registry {
 
   private connect(): Etcd3 {
     if (this.closed) throw new ClosedError('registry is closed');
-    this.client ??= createEtcdClient(this.options.endpoints, { dialTimeoutMs: this.options.dialTimeoutMs });
+    this.client ??= createEtcdClient(this.options.endpoints, {
+      dialTimeoutMs: this.options.dialTimeoutMs,
+      tls: this.options.tls,
+    });
     return this.client;
   }
 

@@ -1,4 +1,4 @@
-export { createEtcdClient, DEFAULT_ETCD_DIAL_TIMEOUT_MS } from './etcd-client.js';
+export { createEtcdClient, DEFAULT_ETCD_DIAL_TIMEOUT_MS, type EtcdTlsOptions } from './etcd-client.js';
 export { ETCD_REGISTRY_DEFAULTS, type EtcdRegistryOptions, type ResolvedEtcdRegistryOptions } from './etcd-options.js';
 export { EtcdRegistry } from './etcd-registry.js';
 export {
