@@ -68,7 +68,7 @@ async function subscribe(ctx: CommandContext, [pattern]: string[], opts: Subscri
   if (temporary) {
     // Runs after the subscription closes (deferred later, so closed first).
     const queues = [subscription.deadLetterQueue.replace(/\.dlq$/, ''), subscription.deadLetterQueue];
-    ctx.defer(() => deleteQueues(url, queues));
+    ctx.defer(() => deleteQueues(url, queues, ctx.settings.amqpTls));
   }
   ctx.defer(() => subscription.close());
   ctx.note(

@@ -1,4 +1,5 @@
-import { AmqpTransport, SwitchyardError } from '@switchyard/broker';
+import type { ConnectionOptions } from 'node:tls';
+import { type AmqpTlsOptions, AmqpTransport, SwitchyardError } from '@switchyard/broker';
 import amqplib from 'amqplib';
 import { UnreachableError, UsageError } from '../output/cli-errors.js';
 import { type CliSettings, redactUrl } from './settings.js';
@@ -21,6 +22,7 @@ export async function openTransport(settings: CliSettings): Promise<AmqpTranspor
     namespace: settings.namespace,
     connectTimeoutMs: CLI_AMQP_CONNECT_TIMEOUT_MS,
     connectionName: `switchyard-cli:${process.pid}`,
+    ...(settings.amqpTls ? { tls: settings.amqpTls } : {}),
   });
   try {
     await transport.start();
@@ -42,8 +44,15 @@ export async function openTransport(settings: CliSettings): Promise<AmqpTranspor
  * dead-letter queue). The transport has no call for this: its queues are meant to
  * outlive a process, which is exactly what a temporary subscription must not do.
  */
-export async function deleteQueues(url: string, queues: readonly string[]): Promise<void> {
-  const conn = await amqplib.connect(url, { timeout: CLI_AMQP_CONNECT_TIMEOUT_MS });
+export async function deleteQueues(
+  url: string,
+  queues: readonly string[],
+  tls?: Readonly<AmqpTlsOptions>,
+): Promise<void> {
+  const conn = await amqplib.connect(url, {
+    ...(tls as ConnectionOptions | undefined),
+    timeout: CLI_AMQP_CONNECT_TIMEOUT_MS,
+  });
   try {
     const ch = await conn.createChannel();
     for (const q of queues) await ch.deleteQueue(q);

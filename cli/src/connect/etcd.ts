@@ -17,7 +17,7 @@ export function requireEtcd(settings: CliSettings): readonly string[] {
 }
 
 export function openEtcd(settings: CliSettings): EtcdClient {
-  return createEtcdClient(requireEtcd(settings), { dialTimeoutMs: CLI_ETCD_TIMEOUT_MS });
+  return createEtcdClient(requireEtcd(settings), { dialTimeoutMs: CLI_ETCD_TIMEOUT_MS, tls: settings.etcdTls });
 }
 
 /** etcd3 and cockatiel failures that mean "etcd did not answer". */

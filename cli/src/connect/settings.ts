@@ -1,4 +1,13 @@
-import { DEFAULT_NAMESPACE, NAMESPACE_PATTERN, SWITCHYARD_ENV } from '@switchyard/sdk';
+import {
+  type AmqpTlsOptions,
+  DEFAULT_NAMESPACE,
+  type EtcdTlsOptions,
+  isSwitchyardError,
+  NAMESPACE_PATTERN,
+  readAmqpTlsEnv,
+  readEtcdTlsEnv,
+  SWITCHYARD_ENV,
+} from '@switchyard/sdk';
 import { UsageError } from '../output/cli-errors.js';
 
 /** The options every command accepts (declared once on the program). */
@@ -20,6 +29,10 @@ export interface CliSettings {
   readonly namespace: string;
   /** Print machine-readable JSON on stdout instead of tables and text. */
   readonly json: boolean;
+  /** From SWITCHYARD_AMQP_CA/CERT/KEY/SERVERNAME (or SWITCHYARD_TLS_CLIENT_*) for an amqps:// URL. */
+  readonly amqpTls: Readonly<AmqpTlsOptions> | undefined;
+  /** From SWITCHYARD_ETCD_CA/CERT/KEY (or SWITCHYARD_TLS_CLIENT_*) for https:// endpoints. */
+  readonly etcdTls: Readonly<EtcdTlsOptions> | undefined;
 }
 
 const ETCD_ENDPOINT = /^(https?:\/\/)?[^\s/,]+:\d+\/?$/;
@@ -51,13 +64,36 @@ export function resolveSettings(opts: GlobalOptions, env: Readonly<Record<string
   if (!NAMESPACE_PATTERN.test(namespace)) {
     throw new UsageError(`${nsSource} must match ${NAMESPACE_PATTERN.source}, got ${JSON.stringify(namespace)}`);
   }
+  // etcd3 wants a scheme; a bare host:port means plain http.
+  const endpoints = etcdEndpoints.map((e) => (/^https?:\/\//.test(e) ? e : `http://${e}`));
+  const { amqpTls, etcdTls } = tlsSettings(env, endpoints, amqpUrl, etcdSource, amqpSource);
   return Object.freeze({
-    // etcd3 wants a scheme; a bare host:port means plain http.
-    etcdEndpoints: Object.freeze(etcdEndpoints.map((e) => (/^https?:\/\//.test(e) ? e : `http://${e}`))),
+    etcdEndpoints: Object.freeze(endpoints),
     amqpUrl,
     namespace,
     json: opts.json === true,
+    amqpTls,
+    etcdTls,
   });
+}
+
+/** The same TLS variables, files and checks as a service's; a TLS problem is a usage error naming the variable. */
+function tlsSettings(
+  env: Readonly<Record<string, string | undefined>>,
+  etcdEndpoints: readonly string[],
+  amqpUrl: string | undefined,
+  etcdSource: string,
+  amqpSource: string,
+): Pick<CliSettings, 'amqpTls' | 'etcdTls'> {
+  try {
+    return {
+      etcdTls: readEtcdTlsEnv(env, etcdEndpoints, etcdSource),
+      amqpTls: readAmqpTlsEnv(env, amqpUrl, amqpSource),
+    };
+  } catch (err) {
+    if (!isSwitchyardError(err, 'INVALID_OPTIONS')) throw err;
+    throw new UsageError((err as Error).message, { cause: err });
+  }
 }
 
 function isAmqpUrl(url: string): boolean {
