@@ -1,5 +1,6 @@
 import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { get as httpsGet } from 'node:https';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { freePort } from './ports.js';
@@ -16,27 +17,54 @@ export function etcdInstalled(): boolean {
   return r.status === 0;
 }
 
+/** An https:// client listener: etcd's certificate and, with `clientCertAuth`, client certificates from `caFile`. */
+export interface PrivateEtcdTls {
+  caFile: string;
+  certFile: string;
+  keyFile: string;
+  /** `--client-cert-auth`: refuse clients without a certificate signed by `caFile`. Default true. */
+  clientCertAuth?: boolean;
+  /** Client certificate and key the harness itself uses for its health check. */
+  clientCertFile?: string;
+  clientKeyFile?: string;
+}
+
 /**
  * A private etcd for tests: its own free ports and temp data dir, which may be stopped
  * and restarted (same ports, same data) to prove recovery. `close()` removes the data.
+ * With `tls` its client URL is https:// (peers stay plain: a one-member cluster has none).
  */
 export class PrivateEtcd {
   readonly endpoint: string;
   private child: ChildProcess | undefined;
   private constructor(
-    private readonly clientPort: number,
+    clientPort: number,
     private readonly peerPort: number,
     private readonly dataDir: string,
+    private readonly tls: PrivateEtcdTls | undefined,
   ) {
-    this.endpoint = `http://127.0.0.1:${clientPort}`;
+    this.endpoint = `${tls ? 'https' : 'http'}://127.0.0.1:${clientPort}`;
   }
 
-  static async start(): Promise<PrivateEtcd> {
+  static async start(options: { tls?: PrivateEtcdTls } = {}): Promise<PrivateEtcd> {
     if (!etcdInstalled()) throw new Error(ETCD_MISSING);
     const dataDir = mkdtempSync(join(tmpdir(), 'switchyard-etcd-'));
-    const etcd = new PrivateEtcd(await freePort(), await freePort(), dataDir);
-    await etcd.resume();
+    const etcd = new PrivateEtcd(await freePort(), await freePort(), dataDir, options.tls);
+    try {
+      await etcd.resume();
+    } catch (err) {
+      await etcd.close();
+      throw err;
+    }
     return etcd;
+  }
+
+  private tlsFlags(): string[] {
+    const t = this.tls;
+    if (!t) return [];
+    const flags = ['--cert-file', t.certFile, '--key-file', t.keyFile, '--trusted-ca-file', t.caFile];
+    if (t.clientCertAuth ?? true) flags.push('--client-cert-auth');
+    return flags;
   }
 
   get running(): boolean {
@@ -46,7 +74,7 @@ export class PrivateEtcd {
   /** Start (or restart after `stop()`) the server and wait until it answers. */
   async resume(): Promise<void> {
     if (this.child) return;
-    const client = `http://127.0.0.1:${this.clientPort}`;
+    const client = this.endpoint;
     const peer = `http://127.0.0.1:${this.peerPort}`;
     const child = spawn(
       etcdBinary(),
@@ -69,6 +97,7 @@ export class PrivateEtcd {
         'error',
         '--logger',
         'zap',
+        ...this.tlsFlags(),
       ],
       {
         stdio: ['ignore', 'ignore', 'pipe'],
@@ -94,14 +123,39 @@ export class PrivateEtcd {
     const until = Date.now() + timeoutMs;
     while (Date.now() < until) {
       try {
-        const res = await fetch(`${this.endpoint}/health`, { signal: AbortSignal.timeout(500) });
-        if (res.ok) return;
+        if (await this.healthy()) return;
       } catch {
         // not up yet
       }
       await new Promise((r) => setTimeout(r, 50));
     }
     throw new Error(`etcd did not become healthy on ${this.endpoint} within ${timeoutMs} ms`);
+  }
+
+  private async healthy(): Promise<boolean> {
+    const t = this.tls;
+    if (!t) {
+      const res = await fetch(`${this.endpoint}/health`, { signal: AbortSignal.timeout(500) });
+      return res.ok;
+    }
+    // fetch cannot present a client certificate; node's https can.
+    return new Promise<boolean>((resolve, reject) => {
+      const req = httpsGet(
+        `${this.endpoint}/health`,
+        {
+          ca: readFileSync(t.caFile),
+          ...(t.clientCertFile ? { cert: readFileSync(t.clientCertFile) } : {}),
+          ...(t.clientKeyFile ? { key: readFileSync(t.clientKeyFile) } : {}),
+          timeout: 500,
+        },
+        (res) => {
+          res.resume();
+          resolve(res.statusCode === 200);
+        },
+      );
+      req.on('timeout', () => req.destroy(new Error('timed out')));
+      req.on('error', reject);
+    });
   }
 
   /** Stop the server (SIGTERM, then SIGKILL), keeping its data for `resume()`. */
