@@ -105,20 +105,7 @@ export class KeyRing {
   /** Make a new key the signing one. The old stays published until its tokens have expired. */
   async rotate(): Promise<string> {
     const { algorithm, masterKey, store } = this.#o;
-    const kid = `${new Date().toISOString().slice(0, 10).replaceAll('-', '')}-${randomBytes(6).toString('base64url')}`;
-    const pair = await generateKeyPair(algorithm, {
-      extractable: true,
-      ...(algorithm === 'EdDSA' ? { crv: 'Ed25519' } : {}),
-    });
-    const publicJwk = { ...(await exportJWK(pair.publicKey)), kid, alg: algorithm, use: 'sig' };
-    const privateJwk = await exportJWK(pair.privateKey);
-    await store.putKey({
-      kid,
-      alg: algorithm,
-      publicJwk,
-      encryptedPrivateKey: encryptPrivateKey(masterKey, kid, JSON.stringify(privateJwk)),
-      createdAt: Date.now(),
-    });
+    const kid = await addSigningKey(store, masterKey, algorithm);
     await this.reload();
     this.#o.logger.info({ kid, alg: algorithm }, 'auth: signing key rotated');
     return kid;

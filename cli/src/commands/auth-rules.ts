@@ -4,10 +4,9 @@ import { validateRulesFile } from '../auth/rules-file.js';
 import type { CommandContext } from '../context.js';
 import { readInputFile } from '../input/read-input.js';
 import type { CliIo } from '../output/io.js';
-import { describePlan, planSummary } from '../output/plan-text.js';
 import { renderTable } from '../output/table.js';
-import { applyRoutePlan, readStoredRoutes } from '../routes/etcd-routes.js';
-import { isNoop, planRoutes } from '../routes/route-plan.js';
+import { applyDocuments } from '../routes/apply-documents.js';
+import { readStoredRoutes } from '../routes/etcd-routes.js';
 import { action, examples } from './command-kit.js';
 
 /** `switchyard auth rules apply|list`: the access rules in etcd, converged like routes. */
@@ -52,37 +51,15 @@ async function applyRules(
   const { text, name } = await readInputFile(ctx.io, opts.file, 'rules file');
   const desired = validateRulesFile(text, name);
   const ns = ctx.settings.namespace;
-  const prefix = rulesPrefix(ns);
-  const stored = await ctx.etcdStep('reading rules from etcd', (c) => readStoredRoutes(c, ns, prefix));
-  const plan = planRoutes(desired, stored.routes, { prune: opts.prune === true });
-  const dryRun = opts.dryRun === true;
-  let applied: { transactions: number; revision: string | undefined } | undefined;
-  if (!dryRun && !isNoop(plan)) {
-    applied = await ctx.etcdStep('writing rules to etcd', (c) =>
-      applyRoutePlan(c, ns, plan, { key: (id) => ruleKey(ns, id), noun: 'rules' }),
-    );
-  }
-  if (ctx.json) {
-    ctx.outJson({
-      file: name,
-      namespace: ns,
-      dryRun,
-      applied: applied !== undefined,
-      revision: applied?.revision,
-      added: plan.added.map((d) => d.id),
-      changed: plan.changed.map((c) => ({ id: c.desired.id, fields: c.fields })),
-      unchanged: plan.unchanged.map((d) => d.id),
-      removed: plan.removed.map((s) => s.id),
-      kept: plan.kept.map((s) => s.id),
-    });
-    return;
-  }
-  ctx.out(`${name} -> etcd ${prefix}`);
-  ctx.out(describePlan(plan));
-  ctx.out(planSummary(plan));
-  if (dryRun) ctx.out('dry run: nothing was written');
-  else if (!applied) ctx.out('etcd already matches the file: nothing to write');
-  else ctx.out(`applied (etcd revision ${applied.revision}); services and gateways pick the rules up at once`);
+  await applyDocuments(ctx, {
+    name,
+    noun: 'rules',
+    prefix: rulesPrefix(ns),
+    key: (id) => ruleKey(ns, id),
+    desired,
+    prune: opts.prune === true,
+    dryRun: opts.dryRun === true,
+  });
 }
 
 async function listRules(ctx: CommandContext): Promise<void> {

@@ -4,10 +4,9 @@ import type { Command } from 'commander';
 import type { CommandContext } from '../context.js';
 import { readInputFile } from '../input/read-input.js';
 import type { CliIo } from '../output/io.js';
-import { describePlan, planSummary } from '../output/plan-text.js';
 import { renderTable } from '../output/table.js';
-import { applyRoutePlan, readStoredRoutes } from '../routes/etcd-routes.js';
-import { isNoop, planRoutes } from '../routes/route-plan.js';
+import { applyDocuments } from '../routes/apply-documents.js';
+import { readStoredRoutes } from '../routes/etcd-routes.js';
 import { validateRoutesFile } from '../routes/routes-file.js';
 import { action, examples } from './command-kit.js';
 
@@ -84,39 +83,15 @@ async function applyRoutes(
   const { text, name } = await readInputFile(ctx.io, opts.file, 'routes file');
   const desired = validateRoutesFile(text, name);
   const ns = ctx.settings.namespace;
-  const stored = await ctx.etcdStep('reading routes from etcd', (c) => readStoredRoutes(c, ns));
-  const plan = planRoutes(desired, stored.routes, { prune: opts.prune === true });
-  const dryRun = opts.dryRun === true;
-  let applied: { transactions: number; revision: string | undefined } | undefined;
-  if (!dryRun && !isNoop(plan)) {
-    applied = await ctx.etcdStep('writing routes to etcd', (c) => applyRoutePlan(c, ns, plan));
-  }
-  if (ctx.json) {
-    ctx.outJson({
-      file: name,
-      namespace: ns,
-      dryRun,
-      applied: applied !== undefined,
-      revision: applied?.revision,
-      added: plan.added.map((d) => d.id),
-      changed: plan.changed.map((c) => ({ id: c.desired.id, fields: c.fields })),
-      unchanged: plan.unchanged.map((d) => d.id),
-      removed: plan.removed.map((s) => s.id),
-      kept: plan.kept.map((s) => s.id),
-      ignoredKeys: stored.foreign,
-    });
-    return;
-  }
-  ctx.out(`${name} -> etcd ${routesPrefix(ns)}`);
-  ctx.out(describePlan(plan));
-  for (const key of stored.foreign) ctx.out(`  ? ${key}  (outside the layout /<ns>/routes/<id>; ignored)`);
-  ctx.out(planSummary(plan));
-  if (dryRun) ctx.out('dry run: nothing was written');
-  else if (!applied) ctx.out('etcd already matches the file: nothing to write');
-  else
-    ctx.out(
-      `applied in ${applied.transactions} transaction${applied.transactions === 1 ? '' : 's'} (etcd revision ${applied.revision})`,
-    );
+  await applyDocuments(ctx, {
+    name,
+    noun: 'routes',
+    prefix: routesPrefix(ns),
+    key: (id) => routeKey(ns, id),
+    desired,
+    prune: opts.prune === true,
+    dryRun: opts.dryRun === true,
+  });
 }
 
 async function listRoutes(ctx: CommandContext): Promise<void> {
