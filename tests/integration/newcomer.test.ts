@@ -267,7 +267,10 @@ describe('a newcomer following the README', () => {
 
   it('gets what each printed curl command promises', async () => {
     expect(demoPid, 'the demo must be running').toBeDefined();
-    const token = /TOKEN=(\S+)/.exec(out)![1]!;
+    // The token printed at start; replaced by the one the printed token-endpoint curl returns,
+    // so the requests after it prove that a token from the endpoint works at the gateway.
+    let token = /TOKEN=(\S+)/.exec(out)![1]!;
+    let fromEndpoint = false;
     const lines = out
       .split('\n')
       .map((l) => l.trim())
@@ -304,8 +307,17 @@ describe('a newcomer following the README', () => {
       const body = JSON.parse(text) as Record<string, unknown>;
       const promised = /^(\d{3})\b/.exec(comment)?.[1];
       const route = `${req.method} ${new URL(req.url).pathname}`;
-      const sent = (req.body === undefined ? undefined : JSON.parse(req.body)) as SentBody | undefined;
-      if (promised) {
+      const form = req.body !== undefined && !req.body.trimStart().startsWith('{');
+      const sent = (req.body === undefined || form ? undefined : JSON.parse(req.body)) as SentBody | undefined;
+      if (route === 'POST /oauth/token') {
+        // The demo's token endpoint (client credentials, form body), printed before the requests.
+        expect(form, what).toBe(true);
+        expect(res.status, what).toBe(200);
+        expect(body, what).toMatchObject({ access_token: expect.any(String), token_type: 'Bearer' });
+        expect(placed, 'the token curl comes before the requests that need a token').toEqual([]);
+        token = body.access_token as string;
+        fromEndpoint = true;
+      } else if (promised) {
         expect(res.status, what).toBe(Number(promised));
         expect(body.code, what).toEqual(expect.any(String));
       } else if (route === 'GET /api/status') {
@@ -339,6 +351,7 @@ describe('a newcomer following the README', () => {
       if (res.status === 200) checked200++;
       console.log(`newcomer: ${route} -> ${res.status} in ${ms.toFixed(1)} ms`);
     }
+    expect(fromEndpoint, 'with auth on, the demo prints a curl for its token endpoint').toBe(true);
     expect(checked200).toBeGreaterThanOrEqual(2);
     expect(placed.length).toBeGreaterThanOrEqual(1);
   });
