@@ -2,6 +2,7 @@ import { readFileSync } from 'node:fs';
 import { Command } from 'commander';
 import { registerAuthCommand } from './commands/auth.js';
 import { registerCallCommand } from './commands/call.js';
+import { registerCertsCommand } from './commands/certs.js';
 import { registerGatewayCommand } from './commands/gateway.js';
 import { registerNewCommand } from './commands/new.js';
 import { registerPublishCommand } from './commands/publish.js';
@@ -58,5 +59,6 @@ Examples:
   registerNewCommand(program, io, VERSION);
   registerTokenCommand(program, io);
   registerAuthCommand(program, io);
+  registerCertsCommand(program, io);
   return program;
 }

@@ -35,6 +35,7 @@ describe('help', () => {
       'new',
       'token',
       'auth',
+      'certs',
     ]);
     expect(paths.map((p) => p.join(' '))).toEqual(
       expect.arrayContaining([
@@ -53,6 +54,8 @@ describe('help', () => {
         'auth keys rotate',
         'auth rules apply',
         'auth rules list',
+        'certs init',
+        'certs issue',
       ]),
     );
   });
