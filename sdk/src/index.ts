@@ -16,6 +16,7 @@ export {
   AMQP_SERVERNAME_ENV,
   readAmqpTlsEnv,
   readEtcdTlsEnv,
+  readPem,
   readTlsEnv,
   TLS_ENV,
   type TlsClientFiles,

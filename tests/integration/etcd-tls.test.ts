@@ -4,17 +4,19 @@
  * and the CLI create goes through createEtcdClient({ tls }): the registry and its view,
  * the schema source, the gateway's route source and a CLI command are shown to work with
  * a client certificate; without one (or without the CA) calls fail within the dial
- * timeout instead of retrying forever.
+ * timeout instead of retrying forever. The auth service keeps its state in this etcd over
+ * TLS and serves its token endpoint over HTTPS.
  */
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { request } from 'node:https';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { initCa, issueCert } from '@switchyard/auth';
 import { EtcdRouteSource, type RouteSnapshot } from '@switchyard/gateway';
-import { createInfrastructure, EtcdRegistry, type EtcdTlsOptions } from '@switchyard/sdk';
+import { createInfrastructure, EtcdRegistry, type EtcdTlsOptions, TokenClient } from '@switchyard/sdk';
 import { pino } from 'pino';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
-import { cli } from '../fixtures/cli-run.js';
+import { cli, spawnCli } from '../fixtures/cli-run.js';
 import { PrivateEtcd } from '../harness/etcd.js';
 import { uniqueNamespace } from '../harness/servers.js';
 
@@ -36,6 +38,7 @@ beforeAll(async () => {
   await initCa({ dir });
   await issueCert({ caDir: dir, name: 'etcd', dns: ['localhost'], ip: ['127.0.0.1'], server: true });
   await issueCert({ caDir: dir, name: 'svc', client: true });
+  await issueCert({ caDir: dir, name: 'auth', dns: ['localhost'], ip: ['127.0.0.1'], server: true });
   etcd = await PrivateEtcd.start({
     tls: {
       caFile: file('ca.crt'),
@@ -122,4 +125,103 @@ describe('etcd over TLS refusals', () => {
     expect(r.code).toBe(3);
     expect(r.stderr).toMatch(/etcd at https:\/\/127\.0\.0\.1:\d+ is unreachable/);
   });
+});
+
+/** GET/POST over HTTPS trusting only the test's CA; resolves with status and JSON body. */
+function https(url: string, init: { method?: string; body?: string; ca?: string } = {}) {
+  return new Promise<{ status: number; json: Record<string, unknown> }>((resolve, reject) => {
+    const req = request(
+      url,
+      {
+        method: init.method ?? 'GET',
+        ca: init.ca ?? pem('ca.crt'),
+        headers: init.body ? { 'content-type': 'application/x-www-form-urlencoded' } : {},
+      },
+      (res) => {
+        let text = '';
+        res.setEncoding('utf8').on('data', (d: string) => {
+          text += d;
+        });
+        res.on('end', () => resolve({ status: res.statusCode!, json: JSON.parse(text) as Record<string, unknown> }));
+      },
+    );
+    req.on('error', reject);
+    req.end(init.body);
+  });
+}
+
+describe('the auth service over TLS', () => {
+  it('keeps accounts in etcd over TLS and serves the token endpoint and JWKS over HTTPS', async () => {
+    const namespace = uniqueNamespace('etcd-tls-auth');
+    const env = {
+      ...tlsEnv(),
+      SWITCHYARD_NAMESPACE: namespace,
+      SWITCHYARD_AUTH_MASTER_KEY: Buffer.alloc(32, 7).toString('base64'),
+      SWITCHYARD_AUTH_PORT: '0',
+      SWITCHYARD_AUTH_TLS_CERT: file('auth.crt'),
+      SWITCHYARD_AUTH_TLS_KEY: file('auth.key'),
+      SWITCHYARD_LOG_LEVEL: 'warn',
+    };
+    const serve = spawnCli(['auth', 'serve'], { env });
+    made.push({
+      close: async () => {
+        serve.child.kill('SIGTERM');
+        await serve.exited;
+      },
+    });
+    const url = (await serve.stderr.waitFor(/listening on (https:\/\/\S+?);/, 30_000))[1]!;
+
+    const created = await cli(['auth', 'accounts', 'create', 'orders', '--scope', 'payments:charge', '--json'], {
+      env,
+    });
+    expect(created.code, created.stderr).toBe(0);
+    const secret = (JSON.parse(created.stdout) as { secret: string }).secret;
+
+    const discovery = await https(`${url}/.well-known/openid-configuration`);
+    expect(discovery.json).toMatchObject({ issuer: url, token_endpoint: `${url}/oauth/token` });
+    const jwks = await https(`${url}/.well-known/jwks.json`);
+    expect((jwks.json.keys as unknown[]).length).toBeGreaterThan(0);
+    const grant = await https(`${url}/oauth/token`, {
+      method: 'POST',
+      body: new URLSearchParams({
+        grant_type: 'client_credentials',
+        client_id: 'orders',
+        client_secret: secret,
+      }).toString(),
+    });
+    expect(grant.status).toBe(200);
+    expect(grant.json).toMatchObject({ token_type: 'Bearer', scope: 'payments:charge' });
+
+    // A Node client that trusts the CA through NODE_EXTRA_CA_CERTS (docs/tls.md) gets a token;
+    // without it, the certificate is refused and the command says so.
+    const trusted = spawnCli(['auth', 'token', '--url', url, '--client-id', 'orders', '--client-secret-stdin'], {
+      env: { NODE_EXTRA_CA_CERTS: file('ca.crt') },
+      stdin: secret,
+    });
+    const ok = await trusted.exited;
+    expect(ok.code, ok.stderr).toBe(0);
+    expect(ok.stdout.trim()).toMatch(/^[\w-]+\.[\w-]+\.[\w-]+$/);
+    const untrusted = await spawnCli(
+      ['auth', 'token', '--url', url, '--client-id', 'orders', '--client-secret-stdin'],
+      {
+        stdin: secret,
+      },
+    ).exited;
+    expect(untrusted.code).toBe(2);
+    expect(untrusted.stderr).toMatch(/cannot be reached \(UNABLE_TO_VERIFY_LEAF_SIGNATURE/);
+    // A service in a process that does not trust the CA fails its token start with the reason.
+    const service = new TokenClient({
+      tokenUrl: `${url}/oauth/token`,
+      credentials: { clientId: 'orders', clientSecret: secret },
+    });
+    await expect(service.start()).rejects.toMatchObject({
+      code: 'UNAVAILABLE',
+      message: expect.stringMatching(/cannot be reached \(UNABLE_TO_VERIFY_LEAF_SIGNATURE\)/),
+    });
+    service.close();
+    // Another CA is not trusted either.
+    await expect(
+      https(`${url}/.well-known/jwks.json`, { ca: readFileSync(file('svc.crt'), 'utf8') }),
+    ).rejects.toThrow();
+  }, 60_000);
 });

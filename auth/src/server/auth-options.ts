@@ -1,3 +1,4 @@
+import { createSecureContext } from 'node:tls';
 import { InvalidOptionsError } from '@switchyard/broker';
 import { DEFAULT_TOKEN_AUDIENCE } from '@switchyard/sdk';
 import type { Logger } from 'pino';
@@ -11,8 +12,13 @@ export interface AuthServerOptions {
   store: AuthStore;
   /** 32 bytes (or base64 of them) encrypting signing keys at rest. Required. */
   masterKey: Uint8Array | string;
-  /** Public base URL, the `iss` of every token. Default `http://<host>:<port>` once listening. */
+  /** Public base URL, the `iss` of every token. Default `http(s)://<host>:<port>` once listening. */
   issuer?: string;
+  /**
+   * HTTPS on the listener: the server certificate and key (PEM contents). Default plain
+   * HTTP, which is for a loopback-only development service: client secrets cross this link.
+   */
+  tls?: AuthServerTls;
   /** Default `127.0.0.1`. */
   host?: string;
   /** Default 4455; 0 picks a free port. */
@@ -36,6 +42,11 @@ export interface AuthServerOptions {
   logger?: Logger;
 }
 
+export interface AuthServerTls {
+  readonly cert: string;
+  readonly key: string;
+}
+
 export const AUTH_SERVER_DEFAULTS = Object.freeze({
   host: '127.0.0.1',
   port: 4455,
@@ -52,6 +63,7 @@ export interface ResolvedAuthServerOptions {
   readonly store: AuthStore;
   readonly masterKey: Buffer;
   readonly issuer: string | undefined;
+  readonly tls: AuthServerTls | undefined;
   readonly host: string;
   readonly port: number;
   readonly audience: string;
@@ -91,6 +103,7 @@ export function resolveAuthServerOptions(options: AuthServerOptions): Readonly<R
       bad('issuer', 'must be an http(s) URL');
     }
   }
+  const tls = resolveTls(options.tls);
   const algorithm = options.algorithm ?? AUTH_SERVER_DEFAULTS.algorithm;
   if (!['EdDSA', 'ES256', 'RS256'].includes(algorithm)) bad('algorithm', 'must be EdDSA, ES256 or RS256');
   const accessTokenTtlSec = int(options, 'accessTokenTtlSec', 1, 86_400);
@@ -99,6 +112,7 @@ export function resolveAuthServerOptions(options: AuthServerOptions): Readonly<R
     store,
     masterKey,
     issuer: options.issuer?.replace(/\/$/, ''),
+    tls,
     host: typeof options.host === 'string' && options.host !== '' ? options.host : AUTH_SERVER_DEFAULTS.host,
     port: int(options, 'port', 0, 65_535),
     audience: options.audience ?? AUTH_SERVER_DEFAULTS.audience,
@@ -111,4 +125,24 @@ export function resolveAuthServerOptions(options: AuthServerOptions): Readonly<R
     maxBodyBytes: int(options, 'maxBodyBytes', 256, 1024 * 1024),
     logger: options.logger,
   });
+}
+
+function resolveTls(value: AuthServerTls | undefined): AuthServerTls | undefined {
+  if (value === undefined) return undefined;
+  if (typeof value !== 'object' || value === null) bad('tls', 'must be an object { cert, key } of PEM text');
+  for (const [name, label] of [
+    ['cert', 'CERTIFICATE'],
+    ['key', 'PRIVATE KEY'],
+  ] as const) {
+    const pem = value[name];
+    if (typeof pem !== 'string' || !pem.includes('-----BEGIN') || !pem.includes(label))
+      bad(`tls.${name}`, `must be PEM text of a ${label.toLowerCase()}`);
+  }
+  // Fail at startup, not at the first handshake, when the key does not match the certificate.
+  try {
+    createSecureContext({ cert: value.cert, key: value.key });
+  } catch (err) {
+    bad('tls', `cert and key cannot be used together (${(err as Error).message})`);
+  }
+  return Object.freeze({ cert: value.cert, key: value.key });
 }

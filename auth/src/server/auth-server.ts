@@ -1,4 +1,5 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import { createServer as createHttpsServer } from 'node:https';
 import type { AddressInfo } from 'node:net';
 import { UnauthenticatedError } from '@switchyard/broker';
 import { type Account, TokenVerifier } from '@switchyard/sdk';
@@ -39,12 +40,14 @@ export class AuthServer {
     this.#o = resolveAuthServerOptions(options);
     this.#logger = (this.#o.logger ?? pino({ level: 'info' })).child({ component: 'auth' });
     this.#accounts = new Accounts(this.#o.store, this.#o.hashParams);
-    this.#server = createServer((req, res) => {
+    const handler = (req: IncomingMessage, res: ServerResponse) => {
       this.#handle(req, res).catch((err) => {
         this.#logger.error({ err }, 'auth: request failed');
         sendJson(res, 500, { error: 'server_error', error_description: 'internal error' }, { ...NO_STORE });
       });
-    });
+    };
+    const tls = this.#o.tls;
+    this.#server = tls ? createHttpsServer({ cert: tls.cert, key: tls.key }, handler) : createServer(handler);
     // No request may hang the service: a slow client is cut off.
     this.#server.requestTimeout = 10_000;
     this.#server.headersTimeout = 5_000;
@@ -68,7 +71,7 @@ export class AuthServer {
     });
     const addr = this.#server.address() as AddressInfo;
     const host = addr.family === 'IPv6' ? `[${addr.address}]` : addr.address;
-    this.#issuer = o.issuer ?? `http://${host}:${addr.port}`;
+    this.#issuer = o.issuer ?? `${o.tls ? 'https' : 'http'}://${host}:${addr.port}`;
     this.#keys = new KeyRing({
       store: o.store,
       masterKey: o.masterKey,

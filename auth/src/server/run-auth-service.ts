@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import { InvalidOptionsError } from '@switchyard/broker';
-import { DEFAULT_NAMESPACE, installShutdownHandlers, parseSwitchyardConfig } from '@switchyard/sdk';
+import { DEFAULT_NAMESPACE, installShutdownHandlers, parseSwitchyardConfig, readPem } from '@switchyard/sdk';
 import { type Logger, pino } from 'pino';
 import { MASTER_KEY_ENV } from '../keys/key-encryption.js';
 import type { AuthStore } from '../store/auth-store.js';
@@ -16,6 +16,9 @@ export const AUTH_SERVICE_ENV = Object.freeze({
   issuer: 'SWITCHYARD_AUTH_ISSUER',
   masterKey: MASTER_KEY_ENV,
   accessTokenTtlSec: 'SWITCHYARD_AUTH_ACCESS_TTL',
+  /** HTTPS on the listener: the server certificate and key (PEM file paths or PEM text), both or neither. */
+  tlsCert: 'SWITCHYARD_AUTH_TLS_CERT',
+  tlsKey: 'SWITCHYARD_AUTH_TLS_KEY',
 });
 
 type Env = Readonly<Record<string, string | undefined>>;
@@ -36,10 +39,12 @@ export async function runAuthService(
   let store: AuthStore;
   let masterKey = read(MASTER_KEY_ENV);
   if (etcd !== undefined) {
-    const endpoints = parseSwitchyardConfig({
+    // Only the etcd settings (endpoints, SWITCHYARD_ETCD_CA/CERT/KEY) matter here: the auth
+    // service has no RabbitMQ link, but the parser wants both servers or neither.
+    const { etcdEndpoints: endpoints, etcdTls } = parseSwitchyardConfig({
       ...env,
       SWITCHYARD_AMQP: env.SWITCHYARD_AMQP ?? 'amqp://unused',
-    }).etcdEndpoints;
+    });
     if (masterKey === undefined) {
       throw new InvalidOptionsError(
         `${MASTER_KEY_ENV} is required with SWITCHYARD_ETCD: signing keys are stored encrypted with it`,
@@ -48,7 +53,7 @@ export async function runAuthService(
         },
       );
     }
-    store = new EtcdAuthStore({ endpoints, namespace, logger });
+    store = new EtcdAuthStore({ endpoints, namespace, logger, ...(etcdTls ? { tls: etcdTls } : {}) });
   } else {
     store = new MemoryAuthStore();
     if (masterKey === undefined) {
@@ -68,7 +73,26 @@ export async function runAuthService(
       });
     return n;
   };
+  const tlsCert = read(AUTH_SERVICE_ENV.tlsCert);
+  const tlsKey = read(AUTH_SERVICE_ENV.tlsKey);
+  if ((tlsCert === undefined) !== (tlsKey === undefined)) {
+    const missing = tlsCert === undefined ? AUTH_SERVICE_ENV.tlsCert : AUTH_SERVICE_ENV.tlsKey;
+    throw new InvalidOptionsError(
+      `${AUTH_SERVICE_ENV.tlsCert} and ${AUTH_SERVICE_ENV.tlsKey} go together: ${missing} is not set`,
+      {
+        details: { option: missing },
+      },
+    );
+  }
   const server = createAuthServer({
+    ...(tlsCert !== undefined && tlsKey !== undefined
+      ? {
+          tls: {
+            cert: readPem(AUTH_SERVICE_ENV.tlsCert, tlsCert, 'CERTIFICATE'),
+            key: readPem(AUTH_SERVICE_ENV.tlsKey, tlsKey, 'PRIVATE KEY'),
+          },
+        }
+      : {}),
     store,
     masterKey,
     logger,

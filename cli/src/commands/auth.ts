@@ -223,7 +223,10 @@ async function getToken(
       body,
       signal: AbortSignal.timeout(10_000),
     }).catch((err: Error) => {
-      throw new UsageError(`the auth service at ${url} cannot be reached: ${err.message}`);
+      // fetch says only "fetch failed"; the cause says why (refused, a certificate not trusted, ...).
+      const cause = err.cause as { code?: string; message?: string } | undefined;
+      const why = cause ? `${cause.code ? `${cause.code}: ` : ''}${cause.message ?? ''}` : err.message;
+      throw new UsageError(`the auth service at ${url} cannot be reached (${why})`);
     }),
   );
   const json = (await res.json().catch(() => ({}))) as Record<string, unknown>;

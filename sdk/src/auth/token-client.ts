@@ -152,7 +152,10 @@ export class TokenClient {
         signal: AbortSignal.timeout(requestTimeoutMs),
       });
     } catch (err) {
-      throw new UnavailableError(`the auth service at ${tokenUrl} cannot be reached`, {
+      // fetch says only "fetch failed"; its cause says why (refused, an untrusted certificate, a timeout).
+      const cause = (err as { cause?: { code?: string; message?: string } }).cause;
+      const why = cause?.code ?? cause?.message ?? (err as Error).message;
+      throw new UnavailableError(`the auth service at ${tokenUrl} cannot be reached (${why})`, {
         cause: err,
         details: { reason: 'token_endpoint_unreachable' },
       });

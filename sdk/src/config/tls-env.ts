@@ -78,10 +78,10 @@ export function readTlsEnv(
   }
   if (caVar === undefined && certValue === undefined) return undefined;
   const files: { ca?: string; cert?: string; key?: string } = {};
-  if (caVar !== undefined) files.ca = pemOf(caVar, read(caVar)!, 'CERTIFICATE');
+  if (caVar !== undefined) files.ca = readPem(caVar, read(caVar)!, 'CERTIFICATE');
   if (certValue !== undefined) {
-    files.cert = pemOf(pair.cert, certValue, 'CERTIFICATE');
-    files.key = pemOf(pair.key, keyValue!, 'PRIVATE KEY');
+    files.cert = readPem(pair.cert, certValue, 'CERTIFICATE');
+    files.key = readPem(pair.key, keyValue!, 'PRIVATE KEY');
   }
   checkLoads(files, caVar, pair);
   return Object.freeze(files);
@@ -115,8 +115,12 @@ function secureScheme(link: TlsLink): string {
   return link === 'amqp' ? 'amqps://' : link === 'etcd' ? 'https://' : 'rediss://';
 }
 
-/** The PEM a variable names: its file's content, or the value itself when it is PEM text. */
-function pemOf(variable: string, value: string, label: string): string {
+/**
+ * The PEM a variable names: its file's content, or the value itself when it is PEM text.
+ * `label` is what the PEM must hold (`CERTIFICATE`, `PRIVATE KEY`); INVALID_OPTIONS names
+ * the variable and says why otherwise.
+ */
+export function readPem(variable: string, value: string, label: string): string {
   let text = value;
   if (!value.includes('-----BEGIN')) {
     try {

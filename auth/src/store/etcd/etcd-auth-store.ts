@@ -1,5 +1,5 @@
 import { AlreadyExistsError, InvalidOptionsError, UnavailableError } from '@switchyard/broker';
-import { createEtcdClient } from '@switchyard/sdk';
+import { createEtcdClient, type EtcdTlsOptions } from '@switchyard/sdk';
 import type { Etcd3, Watcher } from 'etcd3';
 import type { Logger } from 'pino';
 import type { AccountRecord, AuthStore, KeyRecord, RefreshRecord } from '../auth-store.js';
@@ -18,6 +18,8 @@ export interface EtcdAuthStoreOptions {
   endpoints?: readonly string[];
   /** Use this client (not closed by the store). */
   client?: Etcd3;
+  /** TLS of `https://` endpoints (PEM contents); ignored with `client`. */
+  tls?: EtcdTlsOptions;
   /** Keys live under `/<namespace>/auth/`. Required. */
   namespace: string;
   logger?: Logger;
@@ -52,7 +54,7 @@ export class EtcdAuthStore implements AuthStore {
         details: { option: 'endpoints' },
       });
     }
-    this.#client = options.client ?? createEtcdClient(options.endpoints!);
+    this.#client = options.client ?? createEtcdClient(options.endpoints!, options.tls ? { tls: options.tls } : {});
     this.#owns = options.client === undefined;
     this.#ns = options.namespace;
     this.#logger = options.logger;
