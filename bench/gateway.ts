@@ -10,6 +10,10 @@
  * - gateway: Switchyard's gateway with a dev JWT (HS256) verified on every request, a
  *   rate limit keyed by subject, and the upstream discovered through the registry;
  * - gateway-plain: the same gateway on a route without auth and rate limit (the proxy path alone);
+ * - gateway-auth: the same gateway with Switchyard auth on (issue 10): the user's token issued
+ *   by an auth service (EdDSA, verified against its JWKS, cached per token), the access rules
+ *   evaluated for the route, and the gateway's own service token plus the user's token
+ *   forwarded to the upstream;
  * - express-hpm: express 5 + http-proxy-middleware with a keep-alive agent (what keeping
  *   express off the hot path avoids).
  *
@@ -30,7 +34,15 @@ import { printTable } from './lib/table.js';
 
 const ROLE_ENV = 'BENCH_GATEWAY_ROLE';
 const SELF = fileURLToPath(import.meta.url);
-const ALL_VARIANTS = ['direct', 'bare-http-proxy', 'undici-proxy', 'gateway', 'gateway-plain', 'express-hpm'] as const;
+const ALL_VARIANTS = [
+  'direct',
+  'bare-http-proxy',
+  'undici-proxy',
+  'gateway',
+  'gateway-plain',
+  'gateway-auth',
+  'express-hpm',
+] as const;
 type Variant = (typeof ALL_VARIANTS)[number];
 /** BENCH_GATEWAY_VARIANTS=a,b picks some (bare-http-proxy and gateway are always run: they make the ratio). */
 const VARIANTS: readonly Variant[] = (() => {
@@ -142,12 +154,41 @@ async function expressRole(target: string): Promise<void> {
   ready((server.address() as AddressInfo).port);
 }
 
-async function gatewayRole(target: string, plain: boolean): Promise<void> {
+/** `dev`: a dev JWT (HS256); `plain`: no auth, no rate limit; `auth`: Switchyard auth on. */
+type GatewayMode = 'dev' | 'plain' | 'auth';
+
+/** An auth service in this process, with the gateway's account and the bench user's token. */
+async function benchAuth(logger: import('pino').Logger) {
+  const { createAuthServer, MemoryAuthStore } = await import('@switchyard/auth');
+  const server = createAuthServer({
+    store: new MemoryAuthStore(),
+    masterKey: randomBytes(32),
+    port: 0,
+    accessTokenTtlSec: 3600,
+    logger,
+  });
+  await server.start();
+  const gateway = await server.createAccount({ id: 'gateway', type: 'service' });
+  await server.createAccount({ id: 'bench-user', type: 'user', scopes: ['bench'] });
+  return {
+    issuer: server.address()!.url,
+    credentials: { clientId: 'gateway', clientSecret: gateway.secret },
+    userToken: await server.issueToken('bench-user'),
+  };
+}
+
+async function gatewayRole(target: string, mode: GatewayMode): Promise<void> {
+  const plain = mode === 'plain';
   const { createGateway, devJwtVerifierOptions, MemoryRouteSource } = await import('@switchyard/gateway');
   const { createInfrastructure } = await import('@switchyard/sdk');
   const { pino } = await import('pino');
   const logger = pino({ level: 'silent' });
-  const infra = await createInfrastructure({ env: { SWITCHYARD_SCHEMAS: 'none' }, logger });
+  const auth = mode === 'auth' ? await benchAuth(logger) : undefined;
+  const infra = await createInfrastructure({
+    env: { SWITCHYARD_SCHEMAS: 'none' },
+    logger,
+    auth: auth ? { issuer: auth.issuer } : false,
+  });
   // Registry-discovered: the route names a service; its instance is found in the registry view.
   await infra.registry.register({ service: 'bench-upstream', version: '1.0.0', address: { http: target } });
   const route = {
@@ -172,10 +213,11 @@ async function gatewayRole(target: string, plain: boolean): Promise<void> {
     host: '127.0.0.1',
     port: 0,
     adminPort: false,
-    auth: { jwt: devJwtVerifierOptions(process.env) },
+    ...(auth ? { credentials: auth.credentials } : { auth: { jwt: devJwtVerifierOptions(process.env) } }),
   });
   await gateway.start();
-  ready(gateway.address()!.port);
+  // The bench process needs the user's token: it follows the port on the READY line.
+  ready(gateway.address()!.port, auth?.userToken);
 }
 
 async function loadRole(): Promise<void> {
@@ -226,13 +268,13 @@ async function loadRole(): Promise<void> {
 
 function noop(): void {}
 
-function ready(port: number): void {
+function ready(port: number, extra?: string): void {
   // CPU time (user + system) so far, on request: the steadiest figure on a busy machine.
   process.on('SIGUSR2', () => {
     const u = process.cpuUsage();
     process.stdout.write(`CPU ${u.user + u.system}\n`);
   });
-  process.stdout.write(`READY ${port}\n`);
+  process.stdout.write(`READY ${port}${extra === undefined ? '' : ` ${extra}`}\n`);
   process.once('SIGTERM', () => process.exit(0));
 }
 
@@ -320,6 +362,7 @@ export async function runGateway(): Promise<SuiteReport> {
       'undici-proxy': { url: '', headers: {}, server: upstream },
       gateway: { url: '', headers: { authorization: `Bearer ${token}` }, server: upstream },
       'gateway-plain': { url: '', headers: {}, server: upstream },
+      'gateway-auth': { url: '', headers: {}, server: upstream },
       'express-hpm': { url: '', headers: {}, server: upstream },
     };
     for (const [variant, role, path] of [
@@ -327,12 +370,15 @@ export async function runGateway(): Promise<SuiteReport> {
       ['undici-proxy', 'undici', '/item'],
       ['gateway', 'gateway', '/bench/item'],
       ['gateway-plain', 'gateway-plain', '/bench/item'],
+      ['gateway-auth', 'gateway-auth', '/bench/item'],
       ['express-hpm', 'express', '/item'],
     ] as const) {
       if (!VARIANTS.includes(variant)) continue;
       const c = child(role, { BENCH_TARGET: target, SWITCHYARD_DEV_JWT_SECRET: secret });
       children.push(c);
-      servers[variant].url = `http://127.0.0.1:${await c.line}${path}`;
+      const [port, userToken] = (await c.line).split(' ');
+      servers[variant].url = `http://127.0.0.1:${port}${path}`;
+      if (userToken) servers[variant].headers = { authorization: `Bearer ${userToken}` };
       servers[variant].server = c;
     }
 
@@ -342,6 +388,7 @@ export async function runGateway(): Promise<SuiteReport> {
       'undici-proxy': [],
       gateway: [],
       'gateway-plain': [],
+      'gateway-auth': [],
       'express-hpm': [],
     };
     for (let round = 1; round <= ROUNDS; round++) {
@@ -403,9 +450,11 @@ export async function runGateway(): Promise<SuiteReport> {
       ratio: ratios,
       targets: {
         gateway: '>= 0.8 (gateway req/s / bare http-proxy req/s)',
+        'gateway-auth': '>= 0.8 (gateway with Switchyard auth on req/s / bare http-proxy req/s)',
         gateway_cpu: 'information (bare http-proxy CPU per request / gateway CPU per request)',
       },
-      met: ratios.gateway! >= 0.8,
+      // With auth on (gateway-auth) the edge must still keep 0.8x bare http-proxy.
+      met: ratios.gateway! >= 0.8 && (ratios['gateway-auth'] === undefined || ratios['gateway-auth'] >= 0.8),
     };
   } finally {
     await Promise.all(children.map(stop));
@@ -425,8 +474,9 @@ if (role !== undefined) {
     'bare-proxy': () => bareProxyRole(target),
     express: () => expressRole(target),
     undici: () => undiciRole(target),
-    gateway: () => gatewayRole(target, false),
-    'gateway-plain': () => gatewayRole(target, true),
+    gateway: () => gatewayRole(target, 'dev'),
+    'gateway-plain': () => gatewayRole(target, 'plain'),
+    'gateway-auth': () => gatewayRole(target, 'auth'),
     load: loadRole,
   };
   roles[role]!().catch((err: unknown) => {
