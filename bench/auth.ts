@@ -1,13 +1,5 @@
-/**
- * Auth suite: the token endpoint's client-credentials grants per second with the default
- * (OWASP minimum) scrypt parameters, at concurrency 1 and 16, against the baseline of
- * the same scrypt hash run directly in this process (a grant is one hash plus a
- * signature and a store write; the hash is the floor). Also: JWKS requests answered per
- * second while 16 grants hash, which shows the hashing stays off the event loop.
- */
-import { randomBytes } from 'node:crypto';
-import { createAuthServer, DEFAULT_HASH_PARAMS, hashSecret, MemoryAuthStore } from '@switchyard/auth';
-import { pino } from 'pino';
+import { DEFAULT_HASH_PARAMS, hashSecret } from '@switchyard/auth';
+import { startBenchAuth } from './lib/auth-service.js';
 import { envInt } from './lib/config.js';
 import { concurrent } from './lib/load.js';
 import { ratio } from './lib/stats.js';
@@ -16,13 +8,7 @@ import { printTable } from './lib/table.js';
 
 export async function runAuth(): Promise<SuiteReport> {
   const params = { grants: envInt('BENCH_AUTH_GRANTS', 48), hash: DEFAULT_HASH_PARAMS };
-  const server = createAuthServer({
-    store: new MemoryAuthStore(),
-    masterKey: randomBytes(32),
-    port: 0,
-    logger: pino({ level: 'warn' }),
-  });
-  await server.start();
+  const server = await startBenchAuth();
   const url = server.address()!.url;
   const { secret } = await server.createAccount({ id: 'bench', type: 'service' });
   const authorization = `Basic ${Buffer.from(`bench:${secret}`).toString('base64')}`;

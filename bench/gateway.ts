@@ -159,15 +159,8 @@ type GatewayMode = 'dev' | 'plain' | 'auth';
 
 /** An auth service in this process, with the gateway's account and the bench user's token. */
 async function benchAuth(logger: import('pino').Logger) {
-  const { createAuthServer, MemoryAuthStore } = await import('@switchyard/auth');
-  const server = createAuthServer({
-    store: new MemoryAuthStore(),
-    masterKey: randomBytes(32),
-    port: 0,
-    accessTokenTtlSec: 3600,
-    logger,
-  });
-  await server.start();
+  const { startBenchAuth } = await import('./lib/auth-service.js');
+  const server = await startBenchAuth({ accessTokenTtlSec: 3600, logger });
   const gateway = await server.createAccount({ id: 'gateway', type: 'service' });
   await server.createAccount({ id: 'bench-user', type: 'user', scopes: ['bench'] });
   return {

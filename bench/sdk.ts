@@ -16,14 +16,13 @@
  * SWITCHYARD_BENCH_ETCD names one.
  */
 
-import { randomBytes } from 'node:crypto';
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { type AuthServer, createAuthServer, MemoryAuthStore } from '@switchyard/auth';
 import { createInfrastructure, createService } from '@switchyard/sdk';
 import { pino } from 'pino';
 import { PrivateEtcd } from '../tests/harness/etcd.js';
+import { startBenchAuth } from './lib/auth-service.js';
 import { deleteTopology } from './lib/cleanup.js';
 import { benchAmqpUrl, benchNamespace, envInt } from './lib/config.js';
 import { startFixture } from './lib/fixture.js';
@@ -297,16 +296,4 @@ function writeSchemas(): string {
   writeFileSync(join(dir, 'request.json'), JSON.stringify(REQUEST_SCHEMA));
   writeFileSync(join(dir, 'response.json'), JSON.stringify(RESPONSE_SCHEMA));
   return dir;
-}
-
-/** An auth service for the sdk-auth variant, in this process (its JWKS is what the server fetches). */
-async function startBenchAuth(): Promise<AuthServer> {
-  const server = createAuthServer({
-    store: new MemoryAuthStore(),
-    masterKey: randomBytes(32),
-    port: 0,
-    logger: pino({ level: 'warn' }),
-  });
-  await server.start();
-  return server;
 }
