@@ -4,6 +4,7 @@
  * not at the first handshake; the environment's certificate and key go together.
  */
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createAuthServer, initCa, issueCert, MemoryAuthStore, runAuthService } from '@switchyard/auth';
@@ -74,5 +75,21 @@ describe('auth server options', () => {
         { logger: pino({ level: 'silent' }), handleSignals: false },
       ),
     ).rejects.toMatchObject({ message: expect.stringMatching(/SWITCHYARD_AUTH_TLS_KEY.*does not exist/) });
+  });
+
+  it('a port in use fails start with the listen error, and the service is closed', async () => {
+    const blocker = createServer();
+    await new Promise<void>((resolve) => blocker.listen(0, '127.0.0.1', resolve));
+    const port = (blocker.address() as { port: number }).port;
+    try {
+      await expect(
+        runAuthService(
+          { SWITCHYARD_AUTH_PORT: String(port) },
+          { logger: pino({ level: 'silent' }), handleSignals: false },
+        ),
+      ).rejects.toMatchObject({ code: 'EADDRINUSE' });
+    } finally {
+      blocker.close();
+    }
   });
 });

@@ -36,6 +36,25 @@ export async function runAuthService(
   const read = (n: string) => (env[n]?.trim() ? env[n]!.trim() : undefined);
   const etcd = read('SWITCHYARD_ETCD');
   const namespace = read('SWITCHYARD_NAMESPACE') ?? DEFAULT_NAMESPACE;
+  const tlsCert = read(AUTH_SERVICE_ENV.tlsCert);
+  const tlsKey = read(AUTH_SERVICE_ENV.tlsKey);
+  if ((tlsCert === undefined) !== (tlsKey === undefined)) {
+    const missing = tlsCert === undefined ? AUTH_SERVICE_ENV.tlsCert : AUTH_SERVICE_ENV.tlsKey;
+    throw new InvalidOptionsError(
+      `${AUTH_SERVICE_ENV.tlsCert} and ${AUTH_SERVICE_ENV.tlsKey} go together: ${missing} is not set`,
+      {
+        details: { option: missing },
+      },
+    );
+  }
+  // Read before the store opens its etcd client: a bad file must not leave a connection behind.
+  const tls =
+    tlsCert !== undefined && tlsKey !== undefined
+      ? {
+          cert: readPem(AUTH_SERVICE_ENV.tlsCert, tlsCert, 'CERTIFICATE'),
+          key: readPem(AUTH_SERVICE_ENV.tlsKey, tlsKey, 'PRIVATE KEY'),
+        }
+      : undefined;
   let store: AuthStore;
   let masterKey = read(MASTER_KEY_ENV);
   if (etcd !== undefined) {
@@ -73,37 +92,31 @@ export async function runAuthService(
       });
     return n;
   };
-  const tlsCert = read(AUTH_SERVICE_ENV.tlsCert);
-  const tlsKey = read(AUTH_SERVICE_ENV.tlsKey);
-  if ((tlsCert === undefined) !== (tlsKey === undefined)) {
-    const missing = tlsCert === undefined ? AUTH_SERVICE_ENV.tlsCert : AUTH_SERVICE_ENV.tlsKey;
-    throw new InvalidOptionsError(
-      `${AUTH_SERVICE_ENV.tlsCert} and ${AUTH_SERVICE_ENV.tlsKey} go together: ${missing} is not set`,
-      {
-        details: { option: missing },
-      },
-    );
+  let server: AuthServer;
+  try {
+    server = createAuthServer({
+      ...(tls ? { tls } : {}),
+      store,
+      masterKey,
+      logger,
+      host: read(AUTH_SERVICE_ENV.host) ?? AUTH_SERVER_DEFAULTS.host,
+      port: num(AUTH_SERVICE_ENV.port) ?? AUTH_SERVER_DEFAULTS.port,
+      ...(read(AUTH_SERVICE_ENV.issuer) ? { issuer: read(AUTH_SERVICE_ENV.issuer) } : {}),
+      ...(num(AUTH_SERVICE_ENV.accessTokenTtlSec) !== undefined
+        ? { accessTokenTtlSec: num(AUTH_SERVICE_ENV.accessTokenTtlSec) }
+        : {}),
+    });
+  } catch (err) {
+    // A bad option must not leave the store's etcd connection open.
+    await store.close();
+    throw err;
   }
-  const server = createAuthServer({
-    ...(tlsCert !== undefined && tlsKey !== undefined
-      ? {
-          tls: {
-            cert: readPem(AUTH_SERVICE_ENV.tlsCert, tlsCert, 'CERTIFICATE'),
-            key: readPem(AUTH_SERVICE_ENV.tlsKey, tlsKey, 'PRIVATE KEY'),
-          },
-        }
-      : {}),
-    store,
-    masterKey,
-    logger,
-    host: read(AUTH_SERVICE_ENV.host) ?? AUTH_SERVER_DEFAULTS.host,
-    port: num(AUTH_SERVICE_ENV.port) ?? AUTH_SERVER_DEFAULTS.port,
-    ...(read(AUTH_SERVICE_ENV.issuer) ? { issuer: read(AUTH_SERVICE_ENV.issuer) } : {}),
-    ...(num(AUTH_SERVICE_ENV.accessTokenTtlSec) !== undefined
-      ? { accessTokenTtlSec: num(AUTH_SERVICE_ENV.accessTokenTtlSec) }
-      : {}),
-  });
-  await server.start();
+  try {
+    await server.start();
+  } catch (err) {
+    await server.close().catch(() => {});
+    throw err;
+  }
   if (options.handleSignals !== false) installShutdownHandlers([server], { logger });
   return server;
 }
