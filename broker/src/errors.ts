@@ -50,6 +50,10 @@ export const SPECIFIC_CODES = {
   BUFFER_FULL: 'RESOURCE_EXHAUSTED',
   /** Options given at construction are wrong. */
   INVALID_OPTIONS: 'INVALID_ARGUMENT',
+  /** A compare-and-set store write or delete lost: the record's version is not the one given. */
+  VERSION_CONFLICT: 'FAILED_PRECONDITION',
+  /** A store write carried a lock's fencing token older than one the store has already seen. */
+  FENCED: 'FAILED_PRECONDITION',
 } as const satisfies Record<string, CanonicalCode>;
 export type SpecificCode = keyof typeof SPECIFIC_CODES;
 
@@ -152,6 +156,8 @@ export const UnroutableError = defineError('UNROUTABLE', 'UnroutableError');
 export const ClosedError = defineError('CLOSED', 'ClosedError');
 export const BufferFullError = defineError('BUFFER_FULL', 'BufferFullError');
 export const InvalidOptionsError = defineError('INVALID_OPTIONS', 'InvalidOptionsError');
+export const VersionConflictError = defineError('VERSION_CONFLICT', 'VersionConflictError');
+export const FencedError = defineError('FENCED', 'FencedError');
 
 /** One JSON-pointer-addressed problem in a payload. */
 export interface Violation {
