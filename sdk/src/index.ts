@@ -61,3 +61,4 @@ export {
   type SubscriptionOptions,
 } from './service/service-options.js';
 export { type Closeable, installShutdownHandlers, type ShutdownOptions } from './service/shutdown.js';
+export * from './store/index.js';

@@ -1,7 +1,15 @@
 import type { TestProject } from 'vitest/node';
 import { deleteByPrefix } from '../fixtures/amqp-broker.js';
 import { PrivateEtcd } from './etcd.js';
-import { checkRabbit, checkRedis, testAmqpUrl, testRedisUrl, testRunPrefix } from './servers.js';
+import {
+  checkPostgres,
+  checkRabbit,
+  checkRedis,
+  testAmqpUrl,
+  testPostgresUrl,
+  testRedisUrl,
+  testRunPrefix,
+} from './servers.js';
 
 declare module 'vitest' {
   export interface ProvidedContext {
@@ -9,6 +17,7 @@ declare module 'vitest' {
     etcdEndpoint: string;
     amqpUrl: string;
     redisUrl: string;
+    postgresUrl: string;
   }
 }
 
@@ -23,6 +32,7 @@ export default async function setup(project: TestProject): Promise<() => Promise
   await Promise.all([
     checkRabbit().catch((e: Error) => problems.push(e.message)),
     checkRedis().catch((e: Error) => problems.push(e.message)),
+    checkPostgres().catch((e: Error) => problems.push(e.message)),
     PrivateEtcd.start()
       .then((e) => {
         etcd = e;
@@ -36,6 +46,7 @@ export default async function setup(project: TestProject): Promise<() => Promise
   project.provide('etcdEndpoint', etcd!.endpoint);
   project.provide('amqpUrl', testAmqpUrl());
   project.provide('redisUrl', testRedisUrl());
+  project.provide('postgresUrl', testPostgresUrl());
   return async () => {
     await etcd?.close();
     // Queues and exchanges this run declared (exchanges are never auto-deleted).

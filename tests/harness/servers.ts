@@ -1,9 +1,11 @@
 import { randomBytes } from 'node:crypto';
 import { connect as tcpConnect } from 'node:net';
 import amqplib from 'amqplib';
+import pg from 'pg';
 
 export const DEFAULT_TEST_AMQP = 'amqp://guest:guest@127.0.0.1:5672';
 export const DEFAULT_TEST_REDIS = 'redis://127.0.0.1:6379';
+export const DEFAULT_TEST_POSTGRES = 'postgres://postgres@127.0.0.1:5432/postgres';
 
 export function testAmqpUrl(): string {
   return process.env.SWITCHYARD_TEST_AMQP ?? DEFAULT_TEST_AMQP;
@@ -11,6 +13,25 @@ export function testAmqpUrl(): string {
 
 export function testRedisUrl(): string {
   return process.env.SWITCHYARD_TEST_REDIS ?? DEFAULT_TEST_REDIS;
+}
+
+export function testPostgresUrl(): string {
+  return process.env.SWITCHYARD_TEST_POSTGRES ?? DEFAULT_TEST_POSTGRES;
+}
+
+/** Throws one clear line when PostgreSQL does not take a connection and a query. */
+export async function checkPostgres(url = testPostgresUrl()): Promise<void> {
+  const client = new pg.Client({ connectionString: url, connectionTimeoutMillis: 3000 });
+  try {
+    await client.connect();
+    await client.query('SELECT 1');
+  } catch (err) {
+    throw new Error(
+      `PostgreSQL is not reachable at ${redact(url)} (${(err as Error).message}): start it with \`pg_ctlcluster --skip-systemctl-redirect $(ls /etc/postgresql) main start\` or set SWITCHYARD_TEST_POSTGRES.`,
+    );
+  } finally {
+    await client.end().catch(() => {});
+  }
 }
 
 /** Throws one clear line when RabbitMQ does not accept an AMQP connection. */

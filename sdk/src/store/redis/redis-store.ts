@@ -1,0 +1,250 @@
+import { InvalidOptionsError, isSwitchyardError, UnavailableError } from '@switchyard/broker';
+import { Redis, type RedisOptions } from 'ioredis';
+import type { Logger } from 'pino';
+import type {
+  DeleteOptions,
+  ListOptions,
+  ReadOptions,
+  Store,
+  StoreMetadata,
+  StoreRecord,
+  WriteOptions,
+} from '../store.js';
+import {
+  byKey,
+  checkDelete,
+  checkList,
+  checkRead,
+  checkWrite,
+  closed,
+  DEFAULT_MAX_VALUE_BYTES,
+  fenced,
+  page,
+  type Scope,
+  scopeOf,
+  versionConflict,
+} from '../store-checks.js';
+
+export interface RedisStoreOptions {
+  /** `redis://host:6379/0` or `rediss://` for TLS. Required. */
+  url: string;
+  /** Default database (a key prefix, not Redis's numbered database). Default `switchyard`. */
+  database?: string;
+  /** Prefix of every key. Default `sy:store`. */
+  keyPrefix?: string;
+  maxValueBytes?: number;
+  /** TLS for rediss:// (PEM contents). */
+  tls?: { ca?: string; cert?: string; key?: string };
+  /** A call fails UNAVAILABLE after this long without an answer, ms. Default 5000. */
+  commandTimeoutMs?: number;
+  logger?: Logger;
+}
+
+/**
+ * Checks and writes in one step (Redis runs a script alone): version compare, fence,
+ * then the record as a hash (v, m, ver) with its TTL. Returns {version} or {-1, current}
+ * for a version conflict, {-2, seen} for a stale fence.
+ */
+const WRITE = `
+local ver = tonumber(redis.call('HGET', KEYS[1], 'ver') or '0')
+local want = tonumber(ARGV[4])
+if want >= 0 and want ~= ver then return {-1, ver} end
+if ARGV[5] ~= '' then
+  local seen = redis.call('GET', KEYS[2])
+  if seen and seen > ARGV[5] then return {-2, seen} end
+  redis.call('SET', KEYS[2], ARGV[5])
+end
+ver = ver + 1
+redis.call('DEL', KEYS[1])
+redis.call('HSET', KEYS[1], 'v', ARGV[1], 'm', ARGV[2], 'ver', ver)
+if tonumber(ARGV[3]) > 0 then redis.call('PEXPIREAT', KEYS[1], ARGV[3]) end
+return {ver, 0}`;
+
+const DELETE = `
+local ver = tonumber(redis.call('HGET', KEYS[1], 'ver') or '0')
+local want = tonumber(ARGV[1])
+if want >= 0 and want ~= ver then return -1 - ver end
+return redis.call('DEL', KEYS[1])`;
+
+type StoreRedis = Redis & {
+  syWrite(record: string, fence: string, ...args: string[]): Promise<[number, number | string]>;
+  syDelete(record: string, ifVersion: string): Promise<number>;
+};
+
+/**
+ * The store on Redis (`ioredis`): a hash per record under `<prefix>:<database>:<table>:`,
+ * with Redis's own expiry. Reads by prefix or suffix scan the table's keys (SCAN), so
+ * keep those tables small or use PostgreSQL. Writes with conditions run as one script.
+ */
+export class RedisStore implements Store {
+  readonly backend = 'redis' as const;
+  readonly #redis: StoreRedis;
+  readonly #database: string;
+  readonly #prefix: string;
+  readonly #maxValueBytes: number;
+  #closed = false;
+
+  constructor(options: RedisStoreOptions) {
+    if (typeof options?.url !== 'string' || !/^rediss?:\/\//.test(options.url)) {
+      throw new InvalidOptionsError('RedisStore option "url" must be a redis:// or rediss:// URL', {
+        details: { option: 'url' },
+      });
+    }
+    this.#database = scopeOf({ database: options.database ?? 'switchyard' }, 'switchyard').database;
+    this.#prefix = options.keyPrefix ?? 'sy:store';
+    this.#maxValueBytes = options.maxValueBytes ?? DEFAULT_MAX_VALUE_BYTES;
+    const redisOptions: RedisOptions = {
+      lazyConnect: true,
+      // A call while Redis is away fails at once (UNAVAILABLE) instead of queueing unboundedly.
+      enableOfflineQueue: false,
+      maxRetriesPerRequest: 1,
+      commandTimeout: options.commandTimeoutMs ?? 5_000,
+      ...(options.tls ? { tls: { ...options.tls } } : {}),
+    };
+    this.#redis = new Redis(options.url, redisOptions) as StoreRedis;
+    this.#redis.defineCommand('syWrite', { numberOfKeys: 2, lua: WRITE });
+    this.#redis.defineCommand('syDelete', { numberOfKeys: 1, lua: DELETE });
+    this.#redis.on('error', (err: Error) =>
+      options.logger?.warn({ err: err.message }, 'store: Redis connection error'),
+    );
+  }
+
+  /** The ioredis client (for tests and benchmarks). */
+  get client(): Redis {
+    return this.#redis;
+  }
+
+  async start(): Promise<void> {
+    if (this.#redis.status === 'wait') await this.#call(() => this.#redis.connect());
+  }
+
+  async close(): Promise<void> {
+    if (this.#closed) return;
+    this.#closed = true;
+    await this.#redis.quit().catch(() => this.#redis.disconnect());
+  }
+
+  #base(s: Scope): string {
+    return `${this.#prefix}:${s.database}:${s.table}:`;
+  }
+
+  async #call<T>(work: () => Promise<T>): Promise<T> {
+    if (this.#closed) throw closed('redis');
+    try {
+      return await work();
+    } catch (err) {
+      if (isSwitchyardError(err)) throw err;
+      throw new UnavailableError(`Redis is unavailable (${(err as Error).message})`, {
+        cause: err,
+        details: { backend: 'redis' },
+      });
+    }
+  }
+
+  /** Keys of the table matching a glob, unprefixed, in key order. */
+  async #scan(s: Scope, glob: string): Promise<string[]> {
+    const base = this.#base(s);
+    const keys: string[] = [];
+    await this.#call(
+      () =>
+        new Promise<void>((resolve, reject) => {
+          const stream = this.#redis.scanStream({ match: `${escapeGlob(base)}${glob}`, count: 1000 });
+          stream.on('data', (batch: string[]) => {
+            for (const k of batch) keys.push(k.slice(base.length));
+          });
+          stream.on('end', () => resolve());
+          stream.on('error', reject);
+        }),
+    );
+    return [...new Set(keys)].sort(byKey);
+  }
+
+  async #fetch(s: Scope, keys: string[]): Promise<StoreRecord[]> {
+    if (keys.length === 0) return [];
+    const base = this.#base(s);
+    const results = await this.#call(async () => {
+      const p = this.#redis.pipeline();
+      for (const k of keys) {
+        p.hmget(base + k, 'v', 'm', 'ver');
+        p.pexpiretime(base + k);
+      }
+      return (await p.exec()) ?? [];
+    });
+    const out: StoreRecord[] = [];
+    keys.forEach((key, i) => {
+      const [err, fields] = results[i * 2]!;
+      const [, expireAt] = results[i * 2 + 1]!;
+      if (err) throw err;
+      const [v, m, ver] = fields as [string | null, string | null, string | null];
+      if (v === null || ver === null) return; // gone (expired or deleted) since the scan
+      const at = Number(expireAt);
+      out.push(
+        Object.freeze({
+          key,
+          value: JSON.parse(v) as unknown,
+          metadata: JSON.parse(m ?? '{}') as StoreMetadata,
+          expiresAt: at > 0 ? new Date(at) : undefined,
+          version: Number(ver),
+        }),
+      );
+    });
+    return out;
+  }
+
+  async read(key: string, options?: ReadOptions): Promise<StoreRecord[]> {
+    const q = checkRead(key, options);
+    const s = scopeOf(options, this.#database);
+    if (q.mode === 'exact') return page(await this.#fetch(s, [q.key]), q.range);
+    const keys = await this.#scan(s, q.mode === 'prefix' ? `${escapeGlob(q.key)}*` : `*${escapeGlob(q.key)}`);
+    // Fetch only the page; a record gone between scan and fetch shortens it (never stale data).
+    return this.#fetch(s, page(keys, q.range));
+  }
+
+  async write(key: string, value: unknown, options?: WriteOptions): Promise<StoreRecord> {
+    const w = checkWrite(key, value, options, this.#maxValueBytes);
+    const s = scopeOf(options, this.#database);
+    const fenceKey = `${this.#prefix}:fence:${s.database}:${w.fence?.name ?? ''}`;
+    const [version, other] = await this.#call(() =>
+      this.#redis.syWrite(
+        this.#base(s) + w.key,
+        fenceKey,
+        w.json,
+        JSON.stringify(w.metadata),
+        String(w.expiresAt?.getTime() ?? 0),
+        String(w.ifVersion ?? -1),
+        w.fence ? w.fence.token.toString().padStart(20, '0') : '',
+      ),
+    );
+    if (version === -1) throw versionConflict(w.key, w.ifVersion!, Number(other));
+    if (version === -2) throw fenced(w.key, w.fence!, BigInt(String(other)));
+    return Object.freeze({
+      key: w.key,
+      value: JSON.parse(w.json) as unknown,
+      metadata: w.metadata,
+      expiresAt: w.expiresAt,
+      version,
+    });
+  }
+
+  async delete(key: string, options?: DeleteOptions): Promise<boolean> {
+    const d = checkDelete(key, options);
+    const s = scopeOf(options, this.#database);
+    const r = await this.#call(() => this.#redis.syDelete(this.#base(s) + d.key, String(d.ifVersion ?? -1)));
+    if (r < 0) throw versionConflict(d.key, d.ifVersion!, -1 - r);
+    return r > 0;
+  }
+
+  async list(options?: ListOptions): Promise<string[]> {
+    const q = checkList(options);
+    const s = scopeOf(options, this.#database);
+    const keys = await this.#scan(s, `${escapeGlob(q.prefix)}*`);
+    return page(
+      keys.filter((k) => k.endsWith(q.suffix)),
+      q.range,
+    );
+  }
+}
+
+function escapeGlob(s: string): string {
+  return s.replace(/[*?[\]\\]/g, (c) => `\\${c}`);
+}
