@@ -10,6 +10,7 @@ import { writeResults } from './lib/results.js';
 import type { SuiteReport } from './lib/suite.js';
 import { runRpc } from './rpc.js';
 import { runSdk } from './sdk.js';
+import { runStore } from './store.js';
 
 const SUITES: Record<string, () => Promise<SuiteReport>> = {
   rpc: runRpc,
@@ -17,6 +18,7 @@ const SUITES: Record<string, () => Promise<SuiteReport>> = {
   sdk: runSdk,
   gateway: runGateway,
   auth: runAuth,
+  store: runStore,
 };
 
 const asked = process.argv.slice(2).filter((a) => a !== '--');

@@ -11,6 +11,8 @@ import { EtcdSchemaSource } from '../schemas/etcd-source.js';
 import { MemorySchemaSource } from '../schemas/memory-source.js';
 import { SchemaRegistry } from '../schemas/schema-registry.js';
 import type { SchemaSource } from '../schemas/types.js';
+import type { Store } from '../store/store.js';
+import { storeFromEnv } from '../store/store-from-env.js';
 import { boolOption, intOption, invalidOption, isPlainObject, knownKeys } from './check.js';
 import {
   type InfrastructureMode,
@@ -35,6 +37,8 @@ export interface Infrastructure {
   readonly config: SwitchyardConfig;
   /** Service identity and access rules; undefined when auth is off (SWITCHYARD_AUTH_URL unset or SWITCHYARD_AUTH=off). */
   readonly auth: InfrastructureAuth | undefined;
+  /** Records of state (SWITCHYARD_STORE: PostgreSQL, Redis, etcd or, by default, memory); `ctx.store` in handlers. */
+  readonly store: Store;
   /**
    * Close what this infrastructure created (parts passed in are left to their owner), in
    * order: registry (deregisters leftovers at once), transport (drains), schemas. Idempotent.
@@ -59,6 +63,8 @@ export interface InfrastructureOptions extends SwitchyardConfigOverrides {
   watchSchemas?: boolean;
   /** Switch auth on (service identity on every hop) or, with `false`, off. Default: from SWITCHYARD_AUTH_URL / SWITCHYARD_AUTH. */
   auth?: AuthOptions | false;
+  /** Use this store instead of the one SWITCHYARD_STORE names (it is not closed by `close()`). */
+  store?: Store;
 }
 
 const KNOWN = [
@@ -70,6 +76,7 @@ const KNOWN = [
   'registryTtlSeconds',
   'watchSchemas',
   'auth',
+  'store',
   'etcdEndpoints',
   'amqpUrl',
   'namespace',
@@ -96,6 +103,7 @@ export async function createInfrastructure(options: InfrastructureOptions = {}):
   checkPart('registry', options.registry, ['register', 'view', 'close']);
   checkPart('transport', options.transport, ['call', 'serve', 'publish', 'close']);
   checkPart('schemaRegistry', options.schemaRegistry, ['get', 'has', 'close']);
+  checkPart('store', options.store, ['read', 'write', 'delete', 'list', 'close']);
 
   const owned: Array<{ close(): Promise<void> | void }> = [];
   try {
@@ -166,10 +174,22 @@ export async function createInfrastructure(options: InfrastructureOptions = {}):
       owned.push(...parts.owned);
       for (const part of parts.owned) await part.start?.();
     }
+    let store = options.store;
+    if (!store) {
+      const etcdEndpoints = config.etcdEndpoints;
+      const made = storeFromEnv(options.env ?? process.env, {
+        namespace: config.namespace,
+        logger: logger.child({ component: 'store' }),
+        ...(config.mode === 'servers' ? { etcd: () => createEtcdClient(etcdEndpoints, { tls: config.etcdTls }) } : {}),
+      });
+      store = made;
+      owned.push(made);
+    }
     await registry.start();
     await transport.start();
     await schemas.start();
-    return new SharedInfrastructure(config, registry, transport, schemas, logger, owned, auth);
+    await store.start();
+    return new SharedInfrastructure(config, registry, transport, schemas, logger, owned, auth, store);
   } catch (err) {
     await closeInOrder(owned, logger);
     throw err;
@@ -189,6 +209,7 @@ class SharedInfrastructure implements Infrastructure {
     readonly logger: Logger,
     private readonly owned: ReadonlyArray<{ close(): Promise<void> | void }>,
     readonly auth: InfrastructureAuth | undefined,
+    readonly store: Store,
   ) {
     this.mode = transport.kind === 'memory' ? 'embedded' : 'servers';
     this.namespace = config.namespace;

@@ -2,6 +2,7 @@ import type { Headers, IncomingRequest, PublishReceipt } from '@switchyard/broke
 import type { Logger } from 'pino';
 import { AUTH_HEADER } from '../auth/auth-headers.js';
 import { identityOf, type VerifiedIdentity } from '../auth/message-guard.js';
+import type { Store } from '../store/store.js';
 import type { ContextHost, EmitOptions, ParentContext, ServiceCallOptions } from './context-host.js';
 import { callerOf, HEADER } from './headers.js';
 import { continueTrace, formatTraceparent, type TraceContext } from './trace-context.js';
@@ -30,6 +31,8 @@ export interface CallContext extends ParentContext {
   readonly signal: AbortSignal;
   /** pino child logger bound to service, method, request id, trace and span ids. */
   readonly logger: Logger;
+  /** Records of state that outlive the call (the infrastructure's store, SWITCHYARD_STORE). */
+  readonly store: Store;
   /** ms left before the deadline (Infinity when none). */
   timeLeftMs(): number;
   /** Call another service; deadline, trace and caller identity go along. */
@@ -96,6 +99,10 @@ export class RequestContext implements CallContext {
 
   get signal(): AbortSignal {
     return this.request.signal;
+  }
+
+  get store(): Store {
+    return this.host.store;
   }
 
   get logger(): Logger {

@@ -1,5 +1,6 @@
 import type { Headers, PublishReceipt } from '@switchyard/broker';
 import type { Logger } from 'pino';
+import type { Store } from '../store/store.js';
 import type { TraceContext } from './trace-context.js';
 
 /** Options of an outgoing call made with `service.call()` or `ctx.call()`. */
@@ -47,6 +48,8 @@ export interface ParentContext {
 export interface ContextHost {
   readonly name: string;
   readonly logger: Logger;
+  /** The infrastructure's store, for handlers' `ctx.store`. */
+  readonly store: Store;
   call(
     target: string,
     payload: unknown,

@@ -2,6 +2,7 @@ import type { Headers, IncomingEvent, PublishReceipt } from '@switchyard/broker'
 import type { Logger } from 'pino';
 import { AUTH_HEADER } from '../auth/auth-headers.js';
 import { identityOf, type VerifiedIdentity } from '../auth/message-guard.js';
+import type { Store } from '../store/store.js';
 import type { ContextHost, EmitOptions, ParentContext, ServiceCallOptions } from './context-host.js';
 import { callerOf, HEADER } from './headers.js';
 import { continueTrace, type TraceContext } from './trace-context.js';
@@ -26,6 +27,8 @@ export interface EventContext extends ParentContext {
   /** With auth on: the verified publishing service, end user and the principal the rules were checked for. */
   readonly identity: VerifiedIdentity | undefined;
   readonly logger: Logger;
+  /** Records of state that outlive the call (the infrastructure's store, SWITCHYARD_STORE). */
+  readonly store: Store;
   call<T = unknown>(target: string, payload: unknown, options?: ServiceCallOptions): Promise<T>;
   emit(topic: string, payload: unknown, options?: EmitOptions): Promise<PublishReceipt>;
 }
@@ -80,6 +83,10 @@ export class IncomingEventContext implements EventContext {
 
   get identity(): VerifiedIdentity | undefined {
     return identityOf(this.event);
+  }
+
+  get store(): Store {
+    return this.host.store;
   }
 
   get logger(): Logger {

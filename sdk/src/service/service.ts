@@ -17,6 +17,7 @@ import type { ContextHost, EmitOptions, ParentContext, ServiceCallOptions } from
 import type { MethodInfo } from '../registry/instance-record.js';
 import type { Registration } from '../registry/types.js';
 import { CircuitBreakers, type CircuitStateName } from '../resilience/circuit-breakers.js';
+import type { Store } from '../store/store.js';
 import { Caller } from './caller.js';
 import { Emitter } from './emitter.js';
 import { MethodRunner } from './method-runner.js';
@@ -80,6 +81,14 @@ export class Service implements ContextHost {
   /** The infrastructure in use (after `start()`). */
   get infra(): Infrastructure | undefined {
     return this.running?.infra;
+  }
+
+  /** The infrastructure's store (after `start()`): what handlers see as `ctx.store`. */
+  get store(): Store {
+    const infra = this.running?.infra;
+    if (!infra)
+      throw new ClosedError(`service ${this.name} is not running: its store is the infrastructure's, after start()`);
+    return infra.store;
   }
 
   /** The circuit state towards a target service. */

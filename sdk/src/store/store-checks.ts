@@ -5,6 +5,7 @@ import type {
   ListOptions,
   ReadOptions,
   StoreMetadata,
+  StoreRecord,
   StoreScope,
   WriteOptions,
 } from './store.js';
@@ -14,8 +15,8 @@ export const MAX_KEY_BYTES = 512;
 /** Default bound on a value's JSON, bytes. */
 export const DEFAULT_MAX_VALUE_BYTES = 1024 * 1024;
 export const DEFAULT_TABLE = 'default';
-/** Database and table names: they become parts of keys and SQL values, so a safe alphabet. */
-const NAME = /^[a-z][a-z0-9_-]{0,62}$/;
+/** Database and table names: parts of keys and SQL values, so a safe alphabet (a namespace's, which is the default database). */
+const NAME = /^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/;
 // biome-ignore lint/suspicious/noControlCharactersInRegex: control characters are what is refused.
 const CONTROL = /[\u0000-\u001f\u007f]/;
 const MAX_METADATA_ENTRIES = 64;
@@ -40,9 +41,16 @@ export function checkKey(key: unknown, what = 'key'): string {
   return key;
 }
 
+/** Scopes already checked (bounded): a hot path names the same few tables again and again. */
+const checkedScopes = new Map<string, Scope>();
+const MAX_CHECKED_SCOPES = 1024;
+
 export function scopeOf(options: StoreScope | undefined, defaultDatabase: string): Scope {
   const database = options?.database ?? defaultDatabase;
   const table = options?.table ?? DEFAULT_TABLE;
+  const id = `${database}\u0000${table}`;
+  const known = checkedScopes.get(id);
+  if (known) return known;
   for (const [what, name] of [
     ['database', database],
     ['table', table],
@@ -51,7 +59,36 @@ export function scopeOf(options: StoreScope | undefined, defaultDatabase: string
       throw bad(`store ${what} must match ${NAME.source}, got ${JSON.stringify(name)}`, { [what]: name });
     }
   }
-  return { database, table };
+  const scope = Object.freeze({ database, table });
+  if (checkedScopes.size >= MAX_CHECKED_SCOPES) checkedScopes.clear();
+  checkedScopes.set(id, scope);
+  return scope;
+}
+
+/**
+ * The record a write returns. Its value is what a read would give (the JSON round trip),
+ * parsed only if someone looks: most writers never read it back.
+ */
+export function writtenRecord(w: CheckedWrite, version: number): StoreRecord {
+  let value: unknown;
+  let parsed = false;
+  const record = {
+    key: w.key,
+    metadata: w.metadata,
+    expiresAt: w.expiresAt,
+    version,
+  } as StoreRecord & { value: unknown };
+  Object.defineProperty(record, 'value', {
+    enumerable: true,
+    get() {
+      if (!parsed) {
+        value = JSON.parse(w.json);
+        parsed = true;
+      }
+      return value;
+    },
+  });
+  return Object.freeze(record);
 }
 
 function checkCount(what: string, v: unknown): number | undefined {

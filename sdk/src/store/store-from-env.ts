@@ -28,7 +28,7 @@ export function storeFromEnv(
         details: { option: STORE_ENV },
       });
     }
-    return new EtcdStore({ client: context.etcd(), namespace: context.namespace, database });
+    return new EtcdStore({ client: context.etcd(), closeClient: true, namespace: context.namespace, database });
   }
   if (/^postgres(ql)?:\/\//.test(raw)) {
     return new PostgresStore({ url: raw, database, ...(context.logger ? { logger: context.logger } : {}) });

@@ -25,6 +25,7 @@ import {
   type Scope,
   scopeOf,
   versionConflict,
+  writtenRecord,
 } from '../store-checks.js';
 
 /** etcd takes requests up to 1.5 MiB by default; records here are small by design. */
@@ -33,8 +34,10 @@ const DEFAULT_ETCD_MAX_VALUE_BYTES = 256 * 1024;
 export interface EtcdStoreOptions {
   /** etcd client URLs. Required unless `client` is given. */
   endpoints?: readonly string[];
-  /** Use this client (not closed by the store). */
+  /** Use this client (not closed by the store unless `closeClient`). */
   client?: Etcd3;
+  /** Close `client` with the store (it was made for it). Default false. */
+  closeClient?: boolean;
   tls?: EtcdTlsOptions;
   /** Keys live under `/<namespace>/store/`. Default `switchyard`. */
   namespace?: string;
@@ -80,7 +83,7 @@ export class EtcdStore implements Store {
     this.#database = scopeOf({ database: options.database ?? this.#ns }, this.#ns).database;
     this.#maxValueBytes = options.maxValueBytes ?? DEFAULT_ETCD_MAX_VALUE_BYTES;
     this.#client = options.client ?? createEtcdClient(options.endpoints!, options.tls ? { tls: options.tls } : {});
-    this.#owns = options.client === undefined;
+    this.#owns = options.client === undefined || options.closeClient === true;
   }
 
   async start(): Promise<void> {
@@ -199,13 +202,7 @@ export class EtcdStore implements Store {
       return 'conflict';
     }
     const readBack = res.responses.at(-1)?.response_range?.kvs[0];
-    return Object.freeze({
-      key: w.key,
-      value: JSON.parse(w.json) as unknown,
-      metadata: w.metadata,
-      expiresAt: w.expiresAt,
-      version: Number(readBack?.version ?? 1),
-    });
+    return writtenRecord(w, Number(readBack?.version ?? 1));
   }
 
   async #explainConflict(s: Scope, w: CheckedWrite): Promise<never> {

@@ -28,6 +28,7 @@ import {
   type Scope,
   scopeOf,
   versionConflict,
+  writtenRecord,
 } from '../store-checks.js';
 import { migrate } from './postgres-migrations.js';
 
@@ -246,13 +247,7 @@ export class PostgresStore implements Store {
       const v = current.rows[0]?.version;
       throw versionConflict(w.key, w.ifVersion!, v === undefined ? 0 : Number(v));
     }
-    return Object.freeze({
-      key: w.key,
-      value: JSON.parse(w.json) as unknown,
-      metadata: w.metadata,
-      expiresAt: w.expiresAt,
-      version: Number(r.rows[0]!.version),
-    });
+    return writtenRecord(w, Number(r.rows[0]!.version));
   }
 
   async delete(key: string, options?: DeleteOptions): Promise<boolean> {

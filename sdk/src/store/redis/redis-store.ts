@@ -23,6 +23,7 @@ import {
   type Scope,
   scopeOf,
   versionConflict,
+  writtenRecord,
 } from '../store-checks.js';
 
 export interface RedisStoreOptions {
@@ -35,7 +36,7 @@ export interface RedisStoreOptions {
   maxValueBytes?: number;
   /** TLS for rediss:// (PEM contents). */
   tls?: { ca?: string; cert?: string; key?: string };
-  /** A call fails UNAVAILABLE after this long without an answer, ms. Default 5000. */
+  /** A call fails UNAVAILABLE after this long without an answer, ms. Default 5000; 0: no limit. */
   commandTimeoutMs?: number;
   logger?: Logger;
 }
@@ -56,7 +57,7 @@ if ARGV[5] ~= '' then
 end
 ver = ver + 1
 redis.call('DEL', KEYS[1])
-redis.call('HSET', KEYS[1], 'v', ARGV[1], 'm', ARGV[2], 'ver', ver)
+redis.call('HSET', KEYS[1], 'v', ARGV[1], 'm', ARGV[2], 'ver', ver, 'e', ARGV[3])
 if tonumber(ARGV[3]) > 0 then redis.call('PEXPIREAT', KEYS[1], ARGV[3]) end
 return {ver, 0}`;
 
@@ -98,7 +99,8 @@ export class RedisStore implements Store {
       // A call while Redis is away fails at once (UNAVAILABLE) instead of queueing unboundedly.
       enableOfflineQueue: false,
       maxRetriesPerRequest: 1,
-      commandTimeout: options.commandTimeoutMs ?? 5_000,
+      // ioredis takes 0 as "time out at once"; here 0 means no limit.
+      ...((options.commandTimeoutMs ?? 5_000) > 0 ? { commandTimeout: options.commandTimeoutMs ?? 5_000 } : {}),
       ...(options.tls ? { tls: { ...options.tls } } : {}),
     };
     this.#redis = new Redis(options.url, redisOptions) as StoreRedis;
@@ -162,31 +164,23 @@ export class RedisStore implements Store {
   async #fetch(s: Scope, keys: string[]): Promise<StoreRecord[]> {
     if (keys.length === 0) return [];
     const base = this.#base(s);
+    // One HMGET a record: the expiry is a field too, so a read is one command.
+    if (keys.length === 1) {
+      const fields = await this.#call(() => this.#redis.hmget(base + keys[0]!, 'v', 'm', 'ver', 'e'));
+      const r = toRecord(keys[0]!, fields);
+      return r ? [r] : [];
+    }
     const results = await this.#call(async () => {
       const p = this.#redis.pipeline();
-      for (const k of keys) {
-        p.hmget(base + k, 'v', 'm', 'ver');
-        p.pexpiretime(base + k);
-      }
+      for (const k of keys) p.hmget(base + k, 'v', 'm', 'ver', 'e');
       return (await p.exec()) ?? [];
     });
     const out: StoreRecord[] = [];
     keys.forEach((key, i) => {
-      const [err, fields] = results[i * 2]!;
-      const [, expireAt] = results[i * 2 + 1]!;
+      const [err, fields] = results[i]!;
       if (err) throw err;
-      const [v, m, ver] = fields as [string | null, string | null, string | null];
-      if (v === null || ver === null) return; // gone (expired or deleted) since the scan
-      const at = Number(expireAt);
-      out.push(
-        Object.freeze({
-          key,
-          value: JSON.parse(v) as unknown,
-          metadata: JSON.parse(m ?? '{}') as StoreMetadata,
-          expiresAt: at > 0 ? new Date(at) : undefined,
-          version: Number(ver),
-        }),
-      );
+      const r = toRecord(key, fields as Array<string | null>);
+      if (r) out.push(r); // gone (expired or deleted) since the scan: skipped, never stale
     });
     return out;
   }
@@ -217,13 +211,7 @@ export class RedisStore implements Store {
     );
     if (version === -1) throw versionConflict(w.key, w.ifVersion!, Number(other));
     if (version === -2) throw fenced(w.key, w.fence!, BigInt(String(other)));
-    return Object.freeze({
-      key: w.key,
-      value: JSON.parse(w.json) as unknown,
-      metadata: w.metadata,
-      expiresAt: w.expiresAt,
-      version,
-    });
+    return writtenRecord(w, version);
   }
 
   async delete(key: string, options?: DeleteOptions): Promise<boolean> {
@@ -243,6 +231,20 @@ export class RedisStore implements Store {
       q.range,
     );
   }
+}
+
+const NO_METADATA: StoreMetadata = Object.freeze({});
+
+function toRecord(key: string, [v, m, ver, e]: Array<string | null>): StoreRecord | undefined {
+  if (v === null || v === undefined || ver === null || ver === undefined) return undefined;
+  const at = Number(e ?? 0);
+  return Object.freeze({
+    key,
+    value: JSON.parse(v) as unknown,
+    metadata: m === null || m === undefined || m === '{}' ? NO_METADATA : (JSON.parse(m) as StoreMetadata),
+    expiresAt: at > 0 ? new Date(at) : undefined,
+    version: Number(ver),
+  });
 }
 
 function escapeGlob(s: string): string {
