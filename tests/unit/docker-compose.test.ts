@@ -112,8 +112,13 @@ function dockerignore(context: string): (path: string) => boolean {
 // --- the checks -------------------------------------------------------------------------
 
 describe('docker-compose.yml', () => {
-  it('runs etcd, RabbitMQ and Redis on their standard ports', () => {
-    const expectPorts: Record<string, string> = { etcd: '2379:2379', rabbitmq: '5672:5672', redis: '6379:6379' };
+  it('runs etcd, RabbitMQ, Redis and PostgreSQL on their standard ports', () => {
+    const expectPorts: Record<string, string> = {
+      etcd: '2379:2379',
+      rabbitmq: '5672:5672',
+      redis: '6379:6379',
+      postgres: '5432:5432',
+    };
     for (const [name, port] of Object.entries(expectPorts)) {
       const svc = compose.services[name];
       expect(svc, name).toBeDefined();
@@ -153,13 +158,14 @@ describe('docker-compose.yml', () => {
   });
 
   it('points every server URL at a service of the file, on its port, and waits for it', () => {
-    const urlVars = ['SWITCHYARD_ETCD', 'SWITCHYARD_AMQP', 'SWITCHYARD_REDIS'];
+    const urlVars = ['SWITCHYARD_ETCD', 'SWITCHYARD_AMQP', 'SWITCHYARD_REDIS', 'SWITCHYARD_STORE'];
     let checked = 0;
     for (const [name, svc] of services) {
       const env = envOf(svc);
       for (const v of urlVars) {
         if (env[v] === undefined) continue;
-        for (const raw of env[v]!.split(',')) {
+        // SWITCHYARD_STORE may also be `etcd` or `memory`, which are no URLs.
+        for (const raw of env[v]!.split(',').filter((x) => x.includes('://'))) {
           const url = new URL(raw);
           const server = compose.services[url.hostname];
           expect(server, `${name} ${v} names ${url.hostname}`).toBeDefined();
