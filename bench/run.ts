@@ -4,6 +4,7 @@
  * a missed target is reported, not an error (benchmarks are evidence, not tests).
  */
 import { runAuth } from './auth.js';
+import { runCache } from './cache.js';
 import { runEvents } from './events.js';
 import { runGateway } from './gateway.js';
 import { writeResults } from './lib/results.js';
@@ -19,6 +20,7 @@ const SUITES: Record<string, () => Promise<SuiteReport>> = {
   gateway: runGateway,
   auth: runAuth,
   store: runStore,
+  cache: runCache,
 };
 
 const asked = process.argv.slice(2).filter((a) => a !== '--');

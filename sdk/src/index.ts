@@ -1,5 +1,6 @@
 export * from '@switchyard/broker';
 export * from './auth/index.js';
+export * from './cache/index.js';
 export {
   DEFAULT_NAMESPACE,
   DEFAULT_SCHEMAS_DIR,

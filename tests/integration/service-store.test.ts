@@ -3,6 +3,7 @@
  * on real etcd + RabbitMQ counts with compare-and-set on PostgreSQL (retrying its own
  * VERSION_CONFLICTs), 30 concurrent calls through two instances lose no increment; the
  * count is in PostgreSQL for anyone to read. Without SWITCHYARD_STORE the store is memory.
+ * `ctx.cache` with SWITCHYARD_CACHE on Redis loads a key once for 40 concurrent calls.
  */
 import { randomBytes } from 'node:crypto';
 import {
@@ -93,6 +94,46 @@ describe('ctx.store', () => {
     } finally {
       await infra.close();
     }
+  });
+
+  it('ctx.cache: SWITCHYARD_CACHE=redis://… is a local LRU in front of Redis; handlers load once per key', async () => {
+    const env = {
+      SWITCHYARD_ETCD: inject('etcdEndpoint'),
+      SWITCHYARD_AMQP: inject('amqpUrl'),
+      SWITCHYARD_NAMESPACE: `${namespace}-c`,
+      SWITCHYARD_SCHEMAS: 'none',
+      SWITCHYARD_CACHE: inject('redisUrl'),
+    };
+    const infra = await createInfrastructure({ env, logger: pino({ level: 'warn' }) });
+    let loads = 0;
+    const service = createService({
+      name: 'prices',
+      version: '1.0.0',
+      infra,
+      methods: {
+        get: {
+          handler: (p: { sku: string }, ctx) =>
+            ctx.cache.getOrLoad(`price:${p.sku}`, async () => {
+              loads++;
+              return { sku: p.sku, amount: 1250 };
+            }),
+        },
+      },
+    });
+    try {
+      expect(infra.cache.kind).toBe('two-level');
+      await service.start();
+      const answers = await Promise.all(Array.from({ length: 40 }, () => service.call('prices.get', { sku: 'MUG' })));
+      expect(answers.every((a) => (a as { amount: number }).amount === 1250)).toBe(true);
+      expect(loads).toBe(1);
+      await service.cache.delete('price:MUG');
+    } finally {
+      await service.close();
+      await infra.close();
+    }
+    const embedded = await createInfrastructure({ env: {}, logger: pino({ level: 'silent' }) });
+    expect(embedded.cache.kind).toBe('memory');
+    await embedded.close();
   });
 
   it('a bad SWITCHYARD_STORE stops createInfrastructure with the variable named', async () => {

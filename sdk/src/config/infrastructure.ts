@@ -2,6 +2,8 @@ import { AmqpTransport, MemoryTransport, type Transport } from '@switchyard/brok
 import type { Etcd3 } from 'etcd3';
 import { type AuthOptions, parseAuthSettings } from '../auth/auth-settings.js';
 import { createInfrastructureAuth, type InfrastructureAuth } from '../auth/infrastructure-auth.js';
+import type { Cache } from '../cache/cache.js';
+import { cacheFromEnv } from '../cache/cache-from-env.js';
 import { createEtcdClient } from '../registry/etcd-client.js';
 import { EtcdRegistry } from '../registry/etcd-registry.js';
 import { MemoryRegistry } from '../registry/memory-registry.js';
@@ -39,6 +41,8 @@ export interface Infrastructure {
   readonly auth: InfrastructureAuth | undefined;
   /** Records of state (SWITCHYARD_STORE: PostgreSQL, Redis, etcd or, by default, memory); `ctx.store` in handlers. */
   readonly store: Store;
+  /** The cache (SWITCHYARD_CACHE: memory by default, or a local LRU in front of Redis); `ctx.cache` in handlers. */
+  readonly cache: Cache;
   /**
    * Close what this infrastructure created (parts passed in are left to their owner), in
    * order: registry (deregisters leftovers at once), transport (drains), schemas. Idempotent.
@@ -65,6 +69,8 @@ export interface InfrastructureOptions extends SwitchyardConfigOverrides {
   auth?: AuthOptions | false;
   /** Use this store instead of the one SWITCHYARD_STORE names (it is not closed by `close()`). */
   store?: Store;
+  /** Use this cache instead of the one SWITCHYARD_CACHE names (it is not closed by `close()`). */
+  cache?: Cache;
 }
 
 const KNOWN = [
@@ -77,6 +83,7 @@ const KNOWN = [
   'watchSchemas',
   'auth',
   'store',
+  'cache',
   'etcdEndpoints',
   'amqpUrl',
   'namespace',
@@ -104,6 +111,7 @@ export async function createInfrastructure(options: InfrastructureOptions = {}):
   checkPart('transport', options.transport, ['call', 'serve', 'publish', 'close']);
   checkPart('schemaRegistry', options.schemaRegistry, ['get', 'has', 'close']);
   checkPart('store', options.store, ['read', 'write', 'delete', 'list', 'close']);
+  checkPart('cache', options.cache, ['get', 'set', 'delete', 'getOrLoad', 'close']);
 
   const owned: Array<{ close(): Promise<void> | void }> = [];
   try {
@@ -185,11 +193,21 @@ export async function createInfrastructure(options: InfrastructureOptions = {}):
       store = made;
       owned.push(made);
     }
+    let cache = options.cache;
+    if (!cache) {
+      const made = cacheFromEnv(options.env ?? process.env, {
+        namespace: config.namespace,
+        logger: logger.child({ component: 'cache' }),
+      });
+      cache = made;
+      owned.push(made);
+    }
     await registry.start();
     await transport.start();
     await schemas.start();
     await store.start();
-    return new SharedInfrastructure(config, registry, transport, schemas, logger, owned, auth, store);
+    await cache.start();
+    return new SharedInfrastructure(config, registry, transport, schemas, logger, owned, auth, store, cache);
   } catch (err) {
     await closeInOrder(owned, logger);
     throw err;
@@ -210,6 +228,7 @@ class SharedInfrastructure implements Infrastructure {
     private readonly owned: ReadonlyArray<{ close(): Promise<void> | void }>,
     readonly auth: InfrastructureAuth | undefined,
     readonly store: Store,
+    readonly cache: Cache,
   ) {
     this.mode = transport.kind === 'memory' ? 'embedded' : 'servers';
     this.namespace = config.namespace;

@@ -2,6 +2,7 @@ import type { Headers, IncomingRequest, PublishReceipt } from '@switchyard/broke
 import type { Logger } from 'pino';
 import { AUTH_HEADER } from '../auth/auth-headers.js';
 import { identityOf, type VerifiedIdentity } from '../auth/message-guard.js';
+import type { Cache } from '../cache/cache.js';
 import type { Store } from '../store/store.js';
 import type { ContextHost, EmitOptions, ParentContext, ServiceCallOptions } from './context-host.js';
 import { callerOf, HEADER } from './headers.js';
@@ -33,6 +34,8 @@ export interface CallContext extends ParentContext {
   readonly logger: Logger;
   /** Records of state that outlive the call (the infrastructure's store, SWITCHYARD_STORE). */
   readonly store: Store;
+  /** The infrastructure's cache (SWITCHYARD_CACHE). */
+  readonly cache: Cache;
   /** ms left before the deadline (Infinity when none). */
   timeLeftMs(): number;
   /** Call another service; deadline, trace and caller identity go along. */
@@ -103,6 +106,10 @@ export class RequestContext implements CallContext {
 
   get store(): Store {
     return this.host.store;
+  }
+
+  get cache(): Cache {
+    return this.host.cache;
   }
 
   get logger(): Logger {

@@ -1,5 +1,6 @@
 import type { Headers, PublishReceipt } from '@switchyard/broker';
 import type { Logger } from 'pino';
+import type { Cache } from '../cache/cache.js';
 import type { Store } from '../store/store.js';
 import type { TraceContext } from './trace-context.js';
 
@@ -50,6 +51,8 @@ export interface ContextHost {
   readonly logger: Logger;
   /** The infrastructure's store, for handlers' `ctx.store`. */
   readonly store: Store;
+  /** The infrastructure's cache, for handlers' `ctx.cache`. */
+  readonly cache: Cache;
   call(
     target: string,
     payload: unknown,

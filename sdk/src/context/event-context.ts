@@ -2,6 +2,7 @@ import type { Headers, IncomingEvent, PublishReceipt } from '@switchyard/broker'
 import type { Logger } from 'pino';
 import { AUTH_HEADER } from '../auth/auth-headers.js';
 import { identityOf, type VerifiedIdentity } from '../auth/message-guard.js';
+import type { Cache } from '../cache/cache.js';
 import type { Store } from '../store/store.js';
 import type { ContextHost, EmitOptions, ParentContext, ServiceCallOptions } from './context-host.js';
 import { callerOf, HEADER } from './headers.js';
@@ -29,6 +30,8 @@ export interface EventContext extends ParentContext {
   readonly logger: Logger;
   /** Records of state that outlive the call (the infrastructure's store, SWITCHYARD_STORE). */
   readonly store: Store;
+  /** The infrastructure's cache (SWITCHYARD_CACHE). */
+  readonly cache: Cache;
   call<T = unknown>(target: string, payload: unknown, options?: ServiceCallOptions): Promise<T>;
   emit(topic: string, payload: unknown, options?: EmitOptions): Promise<PublishReceipt>;
 }
@@ -87,6 +90,10 @@ export class IncomingEventContext implements EventContext {
 
   get store(): Store {
     return this.host.store;
+  }
+
+  get cache(): Cache {
+    return this.host.cache;
   }
 
   get logger(): Logger {

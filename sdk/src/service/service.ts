@@ -11,6 +11,7 @@ import {
 } from '@switchyard/broker';
 import { credentialsFromEnv } from '../auth/auth-settings.js';
 import type { TokenClient } from '../auth/token-client.js';
+import type { Cache } from '../cache/cache.js';
 import { createInfrastructure, type Infrastructure } from '../config/infrastructure.js';
 import { defaultLogger, type Logger } from '../config/logger.js';
 import type { ContextHost, EmitOptions, ParentContext, ServiceCallOptions } from '../context/context-host.js';
@@ -89,6 +90,14 @@ export class Service implements ContextHost {
     if (!infra)
       throw new ClosedError(`service ${this.name} is not running: its store is the infrastructure's, after start()`);
     return infra.store;
+  }
+
+  /** The infrastructure's cache (after `start()`): what handlers see as `ctx.cache`. */
+  get cache(): Cache {
+    const infra = this.running?.infra;
+    if (!infra)
+      throw new ClosedError(`service ${this.name} is not running: its cache is the infrastructure's, after start()`);
+    return infra.cache;
   }
 
   /** The circuit state towards a target service. */
