@@ -63,3 +63,4 @@ export {
 } from './service/service-options.js';
 export { type Closeable, installShutdownHandlers, type ShutdownOptions } from './service/shutdown.js';
 export * from './store/index.js';
+export * from './sync/index.js';

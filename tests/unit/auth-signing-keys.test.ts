@@ -17,7 +17,9 @@ describe('signing keys', () => {
       masterKey: randomBytes(32),
       port: 0,
       hashParams: TEST_HASH,
-      accessTokenTtlSec: 1,
+      // JWT times are whole seconds: a 1 s token may live only a moment, so 3 s leaves
+      // the verify below room on a loaded machine.
+      accessTokenTtlSec: 3,
       clockToleranceSec: 0,
       logger: silent,
     });
@@ -30,7 +32,8 @@ describe('signing keys', () => {
     expect((await kids(url)).map((k) => k.kid)).toEqual([second, first!.kid]);
     // A token the old key signed still verifies while it is valid.
     expect((await new TokenVerifier({ issuer: url, clockToleranceSec: 0 }).verify(oldToken)).id).toBe('svc');
-    await new Promise((r) => setTimeout(r, 1_100));
+    // Retired once every token it signed has expired: the rotation time plus the TTL.
+    await new Promise((r) => setTimeout(r, 3_100));
     expect((await kids(url)).map((k) => k.kid)).toEqual([second]);
     // The JWKS never has private parts.
     expect((await kids(url)).every((k) => k.d === undefined)).toBe(true);

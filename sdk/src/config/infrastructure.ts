@@ -15,6 +15,9 @@ import { SchemaRegistry } from '../schemas/schema-registry.js';
 import type { SchemaSource } from '../schemas/types.js';
 import type { Store } from '../store/store.js';
 import { storeFromEnv } from '../store/store-from-env.js';
+import { EtcdSync } from '../sync/etcd-sync.js';
+import { MemorySync } from '../sync/memory-sync.js';
+import type { Sync } from '../sync/sync.js';
 import { boolOption, intOption, invalidOption, isPlainObject, knownKeys } from './check.js';
 import {
   type InfrastructureMode,
@@ -43,6 +46,8 @@ export interface Infrastructure {
   readonly store: Store;
   /** The cache (SWITCHYARD_CACHE: memory by default, or a local LRU in front of Redis); `ctx.cache` in handlers. */
   readonly cache: Cache;
+  /** Locks and leader election: etcd with servers, memory embedded; `ctx.sync` in handlers. */
+  readonly sync: Sync;
   /**
    * Close what this infrastructure created (parts passed in are left to their owner), in
    * order: registry (deregisters leftovers at once), transport (drains), schemas. Idempotent.
@@ -202,12 +207,22 @@ export async function createInfrastructure(options: InfrastructureOptions = {}):
       cache = made;
       owned.push(made);
     }
+    const sync: Sync =
+      config.mode === 'servers'
+        ? new EtcdSync({
+            endpoints: [...config.etcdEndpoints],
+            ...(config.etcdTls ? { tls: config.etcdTls } : {}),
+            namespace: config.namespace,
+            logger: logger.child({ component: 'sync' }),
+          })
+        : new MemorySync();
+    owned.push(sync);
     await registry.start();
     await transport.start();
     await schemas.start();
     await store.start();
     await cache.start();
-    return new SharedInfrastructure(config, registry, transport, schemas, logger, owned, auth, store, cache);
+    return new SharedInfrastructure(config, registry, transport, schemas, logger, owned, auth, store, cache, sync);
   } catch (err) {
     await closeInOrder(owned, logger);
     throw err;
@@ -229,6 +244,7 @@ class SharedInfrastructure implements Infrastructure {
     readonly auth: InfrastructureAuth | undefined,
     readonly store: Store,
     readonly cache: Cache,
+    readonly sync: Sync,
   ) {
     this.mode = transport.kind === 'memory' ? 'embedded' : 'servers';
     this.namespace = config.namespace;

@@ -4,6 +4,7 @@ import { AUTH_HEADER } from '../auth/auth-headers.js';
 import { identityOf, type VerifiedIdentity } from '../auth/message-guard.js';
 import type { Cache } from '../cache/cache.js';
 import type { Store } from '../store/store.js';
+import type { Sync } from '../sync/sync.js';
 import type { ContextHost, EmitOptions, ParentContext, ServiceCallOptions } from './context-host.js';
 import { callerOf, HEADER } from './headers.js';
 import { continueTrace, formatTraceparent, type TraceContext } from './trace-context.js';
@@ -36,6 +37,8 @@ export interface CallContext extends ParentContext {
   readonly store: Store;
   /** The infrastructure's cache (SWITCHYARD_CACHE). */
   readonly cache: Cache;
+  /** Locks and leader election (etcd with servers). */
+  readonly sync: Sync;
   /** ms left before the deadline (Infinity when none). */
   timeLeftMs(): number;
   /** Call another service; deadline, trace and caller identity go along. */
@@ -110,6 +113,10 @@ export class RequestContext implements CallContext {
 
   get cache(): Cache {
     return this.host.cache;
+  }
+
+  get sync(): Sync {
+    return this.host.sync;
   }
 
   get logger(): Logger {

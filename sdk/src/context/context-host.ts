@@ -2,6 +2,7 @@ import type { Headers, PublishReceipt } from '@switchyard/broker';
 import type { Logger } from 'pino';
 import type { Cache } from '../cache/cache.js';
 import type { Store } from '../store/store.js';
+import type { Sync } from '../sync/sync.js';
 import type { TraceContext } from './trace-context.js';
 
 /** Options of an outgoing call made with `service.call()` or `ctx.call()`. */
@@ -53,6 +54,8 @@ export interface ContextHost {
   readonly store: Store;
   /** The infrastructure's cache, for handlers' `ctx.cache`. */
   readonly cache: Cache;
+  /** The infrastructure's locks and elections, for handlers' `ctx.sync`. */
+  readonly sync: Sync;
   call(
     target: string,
     payload: unknown,

@@ -4,6 +4,7 @@ import { AUTH_HEADER } from '../auth/auth-headers.js';
 import { identityOf, type VerifiedIdentity } from '../auth/message-guard.js';
 import type { Cache } from '../cache/cache.js';
 import type { Store } from '../store/store.js';
+import type { Sync } from '../sync/sync.js';
 import type { ContextHost, EmitOptions, ParentContext, ServiceCallOptions } from './context-host.js';
 import { callerOf, HEADER } from './headers.js';
 import { continueTrace, type TraceContext } from './trace-context.js';
@@ -32,6 +33,8 @@ export interface EventContext extends ParentContext {
   readonly store: Store;
   /** The infrastructure's cache (SWITCHYARD_CACHE). */
   readonly cache: Cache;
+  /** Locks and leader election (etcd with servers). */
+  readonly sync: Sync;
   call<T = unknown>(target: string, payload: unknown, options?: ServiceCallOptions): Promise<T>;
   emit(topic: string, payload: unknown, options?: EmitOptions): Promise<PublishReceipt>;
 }
@@ -94,6 +97,10 @@ export class IncomingEventContext implements EventContext {
 
   get cache(): Cache {
     return this.host.cache;
+  }
+
+  get sync(): Sync {
+    return this.host.sync;
   }
 
   get logger(): Logger {

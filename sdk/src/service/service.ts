@@ -19,6 +19,7 @@ import type { MethodInfo } from '../registry/instance-record.js';
 import type { Registration } from '../registry/types.js';
 import { CircuitBreakers, type CircuitStateName } from '../resilience/circuit-breakers.js';
 import type { Store } from '../store/store.js';
+import type { Sync } from '../sync/sync.js';
 import { Caller } from './caller.js';
 import { Emitter } from './emitter.js';
 import { MethodRunner } from './method-runner.js';
@@ -98,6 +99,14 @@ export class Service implements ContextHost {
     if (!infra)
       throw new ClosedError(`service ${this.name} is not running: its cache is the infrastructure's, after start()`);
     return infra.cache;
+  }
+
+  /** The infrastructure's locks and elections (after `start()`): `ctx.sync` in handlers. */
+  get sync(): Sync {
+    const infra = this.running?.infra;
+    if (!infra)
+      throw new ClosedError(`service ${this.name} is not running: its sync is the infrastructure's, after start()`);
+    return infra.sync;
   }
 
   /** The circuit state towards a target service. */

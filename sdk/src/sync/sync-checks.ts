@@ -1,0 +1,70 @@
+import { DeadlineExceededError, InvalidArgumentError } from '@switchyard/broker';
+import type { LockOptions } from './sync.js';
+
+const NAME = /^[A-Za-z0-9][A-Za-z0-9._:-]{0,127}$/;
+
+export function checkSyncName(what: 'lock' | 'election', name: unknown): string {
+  if (typeof name !== 'string' || name === '') {
+    throw new InvalidArgumentError(`${what} name must be a non-empty string`, { details: { name } });
+  }
+  if (!NAME.test(name)) {
+    throw new InvalidArgumentError(`${what} name ${JSON.stringify(name)} must match ${NAME.source}`, {
+      details: { name },
+    });
+  }
+  return name;
+}
+
+export function checkLockOptions(options: LockOptions | undefined, minTtl: number): { ttlSec: number; waitMs: number } {
+  const ttlSec = options?.ttlSec ?? 10;
+  const waitMs = options?.waitMs ?? 10_000;
+  if (!Number.isInteger(ttlSec) || ttlSec < minTtl || ttlSec > 3600) {
+    throw new InvalidArgumentError(
+      `lock ttlSec must be a whole number from ${minTtl} to 3600, got ${JSON.stringify(ttlSec)}`,
+    );
+  }
+  if (!Number.isInteger(waitMs) || waitMs < 0) {
+    throw new InvalidArgumentError(`lock waitMs must be a whole number >= 0, got ${JSON.stringify(waitMs)}`);
+  }
+  return { ttlSec, waitMs };
+}
+
+export function notAcquired(what: string, name: string, waitMs: number) {
+  return new DeadlineExceededError(
+    `${what} ${JSON.stringify(name)} was not acquired within ${waitMs} ms: another holder has it`,
+    {
+      details: { name, waitMs },
+    },
+  );
+}
+
+/** Listeners of a held thing, told once when it is lost. */
+export class LossSignal {
+  #lost = false;
+  #listeners: Array<(reason: Error) => void> = [];
+
+  get lost(): boolean {
+    return this.#lost;
+  }
+
+  on(listener: (reason: Error) => void): void {
+    this.#listeners.push(listener);
+  }
+
+  fire(reason: Error): void {
+    if (this.#lost) return;
+    this.#lost = true;
+    for (const l of this.#listeners.splice(0)) {
+      try {
+        l(reason);
+      } catch {
+        // A listener's failure is its own.
+      }
+    }
+  }
+
+  /** Released on purpose: nobody is told. */
+  silence(): void {
+    this.#listeners = [];
+  }
+}
