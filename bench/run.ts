@@ -12,6 +12,7 @@ import type { SuiteReport } from './lib/suite.js';
 import { runRpc } from './rpc.js';
 import { runSdk } from './sdk.js';
 import { runStore } from './store.js';
+import { runSync } from './sync.js';
 
 const SUITES: Record<string, () => Promise<SuiteReport>> = {
   rpc: runRpc,
@@ -21,6 +22,7 @@ const SUITES: Record<string, () => Promise<SuiteReport>> = {
   auth: runAuth,
   store: runStore,
   cache: runCache,
+  sync: runSync,
 };
 
 const asked = process.argv.slice(2).filter((a) => a !== '--');
