@@ -124,7 +124,9 @@ describe('MemoryTransport specifics', () => {
       const server = transport({ bus });
       const client = transport({ bus, defaultTimeoutMs: 100 });
       await server.serve('slow', {
-        m: { handler: (req) => new Promise((resolve) => req.signal.addEventListener('abort', resolve)) },
+        // Answers well after the deadline: resolving on the server's own abort (at the same
+        // deadline) raced the caller's timer on a loaded machine.
+        m: { handler: () => new Promise((resolve) => setTimeout(() => resolve({ late: true }), 1_000)) },
       });
       const t0 = Date.now();
       const err = await rejection(client.call('slow', 'm', {}));
