@@ -62,7 +62,7 @@ export class EtcdSync implements Sync {
           .then(this.#client.put(key).value(owner).lease(leaseId))
           .commit();
         if (res.succeeded) {
-          return this.#handle(name, key, lease, loss, BigInt(res.header.revision));
+          return this.#handle(name, lease, loss, BigInt(res.header.revision));
         }
         const left = deadline - Date.now();
         if (left <= 0) throw notAcquired('lock', name, waitMs);
@@ -75,18 +75,16 @@ export class EtcdSync implements Sync {
     }
   }
 
-  async #handle(name: string, key: string, lease: Lease, loss: LossSignal, fence: bigint): Promise<LockHandle> {
-    // The key going away while held (expired on etcd's side, deleted by hand) is a loss too.
-    const watcher = await this.#client.watch().key(key).create();
-    watcher.on('delete', () => loss.fire(new Error(`lock ${name}: its key was deleted`)));
-    watcher.on('error', () => {});
+  #handle(name: string, lease: Lease, loss: LossSignal, fence: bigint): LockHandle {
+    // Loss is the lease's: etcd3 reports it when a keepalive finds the lease gone (expired,
+    // revoked) or cannot reach etcd before the TTL runs out. No watch of our own: it would
+    // double the round trips of every acquisition.
     let released: Promise<void> | undefined;
     const held = {
       release: () => {
         released ??= (async () => {
           loss.silence();
           this.#held.delete(held);
-          await watcher.cancel().catch(() => {});
           await lease.revoke().catch(() => {});
         })();
         return released;
