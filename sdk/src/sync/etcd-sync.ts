@@ -5,7 +5,7 @@ import type { Logger } from 'pino';
 import { createEtcdClient, type EtcdTlsOptions } from '../registry/etcd-client.js';
 import { etcdUnavailable } from '../registry/etcd-errors.js';
 import type { CampaignOptions, Leadership, LockHandle, LockOptions, Sync } from './sync.js';
-import { checkLockOptions, checkSyncName, LossSignal, notAcquired } from './sync-checks.js';
+import { checkLockOptions, checkSyncName, holding, LossSignal, notAcquired } from './sync-checks.js';
 
 export interface EtcdSyncOptions {
   endpoints?: readonly string[];
@@ -120,12 +120,7 @@ export class EtcdSync implements Sync {
   }
 
   async withLock<T>(name: string, work: (lock: LockHandle) => Promise<T> | T, options?: LockOptions): Promise<T> {
-    const lock = await this.lock(name, options);
-    try {
-      return await work(lock);
-    } finally {
-      await lock.unlock();
-    }
+    return holding(await this.lock(name, options), work);
   }
 
   #election(name: string, ttlSec: number) {

@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { ClosedError } from '@switchyard/broker';
 import type { CampaignOptions, Leadership, LockHandle, LockOptions, Sync } from './sync.js';
-import { checkLockOptions, checkSyncName, LossSignal, notAcquired } from './sync-checks.js';
+import { checkLockOptions, checkSyncName, holding, LossSignal, notAcquired } from './sync-checks.js';
 
 interface Slot {
   holder: { value: string; loss: LossSignal } | undefined;
@@ -80,12 +80,7 @@ export class MemorySync implements Sync {
   }
 
   async withLock<T>(name: string, work: (lock: LockHandle) => Promise<T> | T, options?: LockOptions): Promise<T> {
-    const lock = await this.lock(name, options);
-    try {
-      return await work(lock);
-    } finally {
-      await lock.unlock();
-    }
+    return holding(await this.lock(name, options), work);
   }
 
   async campaign(name: string, options?: CampaignOptions): Promise<Leadership> {

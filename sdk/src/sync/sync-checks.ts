@@ -1,5 +1,5 @@
 import { DeadlineExceededError, InvalidArgumentError } from '@switchyard/broker';
-import type { LockOptions } from './sync.js';
+import type { LockHandle, LockOptions } from './sync.js';
 
 const NAME = /^[A-Za-z0-9][A-Za-z0-9._:-]{0,127}$/;
 
@@ -66,5 +66,14 @@ export class LossSignal {
   /** Released on purpose: nobody is told. */
   silence(): void {
     this.#listeners = [];
+  }
+}
+
+/** Run `work` holding `lock`, and unlock whatever happens (withLock of every Sync). */
+export async function holding<T>(lock: LockHandle, work: (lock: LockHandle) => Promise<T> | T): Promise<T> {
+  try {
+    return await work(lock);
+  } finally {
+    await lock.unlock();
   }
 }
