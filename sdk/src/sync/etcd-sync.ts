@@ -1,11 +1,19 @@
 import { randomBytes } from 'node:crypto';
 import { InvalidOptionsError } from '@switchyard/broker';
-import type { Etcd3, Lease } from 'etcd3';
+import type { Etcd3 } from 'etcd3';
 import type { Logger } from 'pino';
 import { createEtcdClient, type EtcdTlsOptions } from '../registry/etcd-client.js';
 import { etcdUnavailable } from '../registry/etcd-errors.js';
 import type { CampaignOptions, Leadership, LockHandle, LockOptions, Sync } from './sync.js';
-import { checkLockOptions, checkSyncName, holding, LossSignal, notAcquired } from './sync-checks.js';
+import {
+  checkLockOptions,
+  checkSyncName,
+  holding,
+  LossSignal,
+  leadership,
+  lockHandle,
+  notAcquired,
+} from './sync-checks.js';
 
 export interface EtcdSyncOptions {
   endpoints?: readonly string[];
@@ -62,7 +70,15 @@ export class EtcdSync implements Sync {
           .then(this.#client.put(key).value(owner).lease(leaseId))
           .commit();
         if (res.succeeded) {
-          return this.#handle(name, lease, loss, BigInt(res.header.revision));
+          // Loss is the lease's: etcd3 reports it when a keepalive finds the lease gone
+          // (expired, revoked) or cannot reach etcd before the TTL runs out. No watch of our
+          // own: it would double the round trips of every acquisition.
+          return lockHandle(
+            name,
+            BigInt(res.header.revision),
+            loss,
+            this.#track(loss, () => lease.revoke()),
+          );
         }
         const left = deadline - Date.now();
         if (left <= 0) throw notAcquired('lock', name, waitMs);
@@ -75,31 +91,24 @@ export class EtcdSync implements Sync {
     }
   }
 
-  #handle(name: string, lease: Lease, loss: LossSignal, fence: bigint): LockHandle {
-    // Loss is the lease's: etcd3 reports it when a keepalive finds the lease gone (expired,
-    // revoked) or cannot reach etcd before the TTL runs out. No watch of our own: it would
-    // double the round trips of every acquisition.
+  /**
+   * An idempotent release, tracked until it runs so that close() releases what is still
+   * held. Releasing on purpose silences the loss listeners.
+   */
+  #track(loss: LossSignal, stop: () => Promise<void>): () => Promise<void> {
     let released: Promise<void> | undefined;
     const held = {
       release: () => {
         released ??= (async () => {
           loss.silence();
           this.#held.delete(held);
-          await lease.revoke().catch(() => {});
+          await stop().catch(() => {});
         })();
         return released;
       },
     };
     this.#held.add(held);
-    return {
-      name,
-      fence,
-      get lost() {
-        return loss.lost;
-      },
-      onLost: (l) => loss.on(l),
-      unlock: () => held.release(),
-    };
+    return held.release;
   }
 
   /** Resolves when `key` is deleted, or after `ms`. */
@@ -159,28 +168,13 @@ export class EtcdSync implements Sync {
     const key = await campaign.getCampaignKey();
     const kv = await this.#client.get(key).exec();
     const fence = BigInt(kv.kvs[0]?.create_revision ?? 0);
-    let resigned: Promise<void> | undefined;
-    const held = {
-      release: () => {
-        resigned ??= (async () => {
-          loss.silence();
-          this.#held.delete(held);
-          await campaign.resign().catch(() => {});
-        })();
-        return resigned;
-      },
-    };
-    this.#held.add(held);
-    return {
+    return leadership(
       name,
       value,
       fence,
-      get lost() {
-        return loss.lost;
-      },
-      onLost: (l) => loss.on(l),
-      resign: () => held.release(),
-    };
+      loss,
+      this.#track(loss, () => campaign.resign()),
+    );
   }
 
   async leader(name: string): Promise<string | undefined> {

@@ -1,7 +1,15 @@
 import { randomBytes } from 'node:crypto';
 import { ClosedError } from '@switchyard/broker';
 import type { CampaignOptions, Leadership, LockHandle, LockOptions, Sync } from './sync.js';
-import { checkLockOptions, checkSyncName, holding, LossSignal, notAcquired } from './sync-checks.js';
+import {
+  checkLockOptions,
+  checkSyncName,
+  holding,
+  LossSignal,
+  leadership,
+  lockHandle,
+  notAcquired,
+} from './sync-checks.js';
 
 interface Slot {
   holder: { value: string; loss: LossSignal } | undefined;
@@ -68,15 +76,7 @@ export class MemorySync implements Sync {
     const { waitMs } = checkLockOptions(options, 1);
     const slot = this.#slot(this.#locks, name);
     const { loss, fence } = await this.#acquire(slot, randomBytes(8).toString('hex'), waitMs, 'lock', name);
-    return {
-      name,
-      fence,
-      get lost() {
-        return loss.lost;
-      },
-      onLost: (l) => loss.on(l),
-      unlock: async () => this.#release(slot, loss),
-    };
+    return lockHandle(name, fence, loss, async () => this.#release(slot, loss));
   }
 
   async withLock<T>(name: string, work: (lock: LockHandle) => Promise<T> | T, options?: LockOptions): Promise<T> {
@@ -88,16 +88,7 @@ export class MemorySync implements Sync {
     const value = options?.value ?? randomBytes(8).toString('hex');
     const slot = this.#slot(this.#elections, name);
     const { loss, fence } = await this.#acquire(slot, value, options?.waitMs, 'leadership of', name);
-    return {
-      name,
-      value,
-      fence,
-      get lost() {
-        return loss.lost;
-      },
-      onLost: (l) => loss.on(l),
-      resign: async () => this.#release(slot, loss),
-    };
+    return leadership(name, value, fence, loss, async () => this.#release(slot, loss));
   }
 
   async leader(name: string): Promise<string | undefined> {

@@ -1,5 +1,5 @@
 import { DeadlineExceededError, InvalidArgumentError } from '@switchyard/broker';
-import type { LockHandle, LockOptions } from './sync.js';
+import type { Held, Leadership, LockHandle, LockOptions } from './sync.js';
 
 const NAME = /^[A-Za-z0-9][A-Za-z0-9._:-]{0,127}$/;
 
@@ -76,4 +76,35 @@ export async function holding<T>(lock: LockHandle, work: (lock: LockHandle) => P
   } finally {
     await lock.unlock();
   }
+}
+
+/** What every lock and leadership shows: its name, fence and loss. */
+class HeldView implements Held {
+  constructor(
+    readonly name: string,
+    readonly fence: bigint,
+    private readonly loss: LossSignal,
+  ) {}
+
+  get lost(): boolean {
+    return this.loss.lost;
+  }
+
+  onLost(listener: (reason: Error) => void): void {
+    this.loss.on(listener);
+  }
+}
+
+export function lockHandle(name: string, fence: bigint, loss: LossSignal, unlock: () => Promise<void>): LockHandle {
+  return Object.assign(new HeldView(name, fence, loss), { unlock });
+}
+
+export function leadership(
+  name: string,
+  value: string,
+  fence: bigint,
+  loss: LossSignal,
+  resign: () => Promise<void>,
+): Leadership {
+  return Object.assign(new HeldView(name, fence, loss), { value, resign });
 }
