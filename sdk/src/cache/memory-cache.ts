@@ -75,18 +75,10 @@ export class MemoryCache implements Cache {
     this.#lru.delete(checkCacheKey(key));
   }
 
-  getOrLoad<T>(key: string, loader: () => Promise<T> | T, options?: CacheSetOptions): Promise<T> {
-    try {
-      return this.#getOrLoad(key, loader, options);
-    } catch (err) {
-      // Bad input rejects like every other call, never throws synchronously.
-      return Promise.reject(err);
-    }
-  }
-
-  #getOrLoad<T>(key: string, loader: () => Promise<T> | T, options?: CacheSetOptions): Promise<T> {
+  // async: bad input rejects like every other call, never throws synchronously.
+  async getOrLoad<T>(key: string, loader: () => Promise<T> | T, options?: CacheSetOptions): Promise<T> {
     const hit = this.#lru.get(checkCacheKey(key));
-    if (hit) return Promise.resolve(hit.v as T);
+    if (hit) return hit.v as T;
     checkTtl('cache getOrLoad', options?.ttlMs);
     return this.#coalescer.run(key, async () => {
       const value = await loader();

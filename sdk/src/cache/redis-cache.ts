@@ -105,16 +105,8 @@ export class RedisCache implements Cache {
     await this.#call(() => this.#redis.del(this.#prefix + checkCacheKey(key)));
   }
 
-  getOrLoad<T>(key: string, loader: () => Promise<T> | T, options?: CacheSetOptions): Promise<T> {
-    try {
-      return this.#getOrLoad(key, loader, options);
-    } catch (err) {
-      // Bad input rejects like every other call, never throws synchronously.
-      return Promise.reject(err);
-    }
-  }
-
-  #getOrLoad<T>(key: string, loader: () => Promise<T> | T, options?: CacheSetOptions): Promise<T> {
+  // async: bad input rejects like every other call, never throws synchronously.
+  async getOrLoad<T>(key: string, loader: () => Promise<T> | T, options?: CacheSetOptions): Promise<T> {
     checkCacheKey(key);
     checkTtl('cache getOrLoad', options?.ttlMs);
     return this.#coalescer.run(key, async () => {

@@ -2,8 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { Redis } from 'ioredis';
 import type { Logger } from 'pino';
 import type { Cache, CacheSetOptions } from './cache.js';
-import { checkCacheKey, checkTtl } from './cache-checks.js';
-import { Coalescer } from './coalescer.js';
+import { checkCacheKey } from './cache-checks.js';
 import { MemoryCache, type MemoryCacheOptions } from './memory-cache.js';
 import type { RedisCache } from './redis-cache.js';
 
@@ -28,7 +27,6 @@ export class TwoLevelCache implements Cache {
   readonly #subscriber: Redis;
   readonly #channel: string;
   readonly #origin = randomBytes(8).toString('hex');
-  readonly #coalescer = new Coalescer();
   readonly #logger: Logger | undefined;
   readonly #localTtlMs: number;
 
@@ -97,23 +95,13 @@ export class TwoLevelCache implements Cache {
     await this.#invalidate(key);
   }
 
-  getOrLoad<T>(key: string, loader: () => Promise<T> | T, options?: CacheSetOptions): Promise<T> {
-    try {
-      return this.#getOrLoad(key, loader, options);
-    } catch (err) {
-      // Bad input rejects like every other call, never throws synchronously.
-      return Promise.reject(err);
-    }
-  }
-
-  #getOrLoad<T>(key: string, loader: () => Promise<T> | T, options?: CacheSetOptions): Promise<T> {
+  // async: bad input rejects like every other call, never throws synchronously.
+  async getOrLoad<T>(key: string, loader: () => Promise<T> | T, options?: CacheSetOptions): Promise<T> {
     const local = this.#local.peek<T>(checkCacheKey(key));
-    if (local !== undefined) return Promise.resolve(local);
-    checkTtl('cache getOrLoad', options?.ttlMs);
-    return this.#coalescer.run(key, async () => {
-      const value = await this.#shared.getOrLoad(key, loader, options);
-      if (value !== undefined) this.#local.put(key, value);
-      return value;
-    });
+    if (local !== undefined) return local;
+    // The shared level coalesces concurrent misses: one loader run, one Redis round trip.
+    const value = await this.#shared.getOrLoad(key, loader, options);
+    if (value !== undefined) this.#local.put(key, value);
+    return value;
   }
 }
