@@ -25,6 +25,7 @@ import {
   closed,
   DEFAULT_MAX_VALUE_BYTES,
   fenced,
+  page,
   type Scope,
   scopeOf,
   versionConflict,
@@ -186,9 +187,7 @@ export class PostgresStore implements Store {
     const s = scopeOf(options, this.#o.database);
     if (q.mode === 'exact') {
       const { rows } = await this.#query<Row>('readExact', [s.database, s.table, q.key]);
-      return rows
-        .slice(q.range.offset, q.range.limit === undefined ? undefined : q.range.offset + q.range.limit)
-        .map(record);
+      return page(rows, q.range).map(record);
     }
     const pattern = q.mode === 'prefix' ? `${escapeLike(q.key)}%` : `%${escapeLike(q.key)}`;
     const { rows } = await this.#query<Row>('readLike', [

@@ -19,6 +19,7 @@ import {
   closed,
   DEFAULT_MAX_VALUE_BYTES,
   fenced,
+  padToken,
   page,
   type Scope,
   scopeOf,
@@ -206,7 +207,7 @@ export class RedisStore implements Store {
         JSON.stringify(w.metadata),
         String(w.expiresAt?.getTime() ?? 0),
         String(w.ifVersion ?? -1),
-        w.fence ? w.fence.token.toString().padStart(20, '0') : '',
+        w.fence ? padToken(w.fence.token) : '',
       ),
     );
     if (version === -1) throw versionConflict(w.key, w.ifVersion!, Number(other));
