@@ -54,6 +54,8 @@ export const SPECIFIC_CODES = {
   VERSION_CONFLICT: 'FAILED_PRECONDITION',
   /** A store write carried a lock's fencing token older than one the store has already seen. */
   FENCED: 'FAILED_PRECONDITION',
+  /** A service's config fails its schema (at start, or a change that was refused while the last good config kept serving). */
+  CONFIG_INVALID: 'INVALID_ARGUMENT',
 } as const satisfies Record<string, CanonicalCode>;
 export type SpecificCode = keyof typeof SPECIFIC_CODES;
 
@@ -158,6 +160,7 @@ export const BufferFullError = defineError('BUFFER_FULL', 'BufferFullError');
 export const InvalidOptionsError = defineError('INVALID_OPTIONS', 'InvalidOptionsError');
 export const VersionConflictError = defineError('VERSION_CONFLICT', 'VersionConflictError');
 export const FencedError = defineError('FENCED', 'FencedError');
+export const ConfigInvalidError = defineError('CONFIG_INVALID', 'ConfigInvalidError');
 
 /** One JSON-pointer-addressed problem in a payload. */
 export interface Violation {

@@ -34,6 +34,7 @@ export {
   startTrace,
   type TraceContext,
 } from './context/trace-context.js';
+export * from './dynamic-config/index.js';
 export * from './registry/index.js';
 export { MethodBulkhead } from './resilience/bulkhead.js';
 export {

@@ -4,6 +4,9 @@ import { type AuthOptions, parseAuthSettings } from '../auth/auth-settings.js';
 import { createInfrastructureAuth, type InfrastructureAuth } from '../auth/infrastructure-auth.js';
 import type { Cache } from '../cache/cache.js';
 import { cacheFromEnv } from '../cache/cache-from-env.js';
+import type { ConfigSource } from '../dynamic-config/config-source.js';
+import { EtcdConfigSource } from '../dynamic-config/etcd-config-source.js';
+import { MemoryConfigSource } from '../dynamic-config/memory-config-source.js';
 import { createEtcdClient } from '../registry/etcd-client.js';
 import { EtcdRegistry } from '../registry/etcd-registry.js';
 import { MemoryRegistry } from '../registry/memory-registry.js';
@@ -48,6 +51,12 @@ export interface Infrastructure {
   readonly cache: Cache;
   /** Locks and leader election: etcd with servers, memory embedded; `ctx.sync` in handlers. */
   readonly sync: Sync;
+  /**
+   * The shared, watched config layer of `scope` (a service's name by default): a key
+   * prefix in etcd with servers, a `MemoryConfigSource` embedded. One instance per scope;
+   * `DynamicConfig` starts it, and the infrastructure closes it.
+   */
+  configSource(scope: string): ConfigSource;
   /**
    * Close what this infrastructure created (parts passed in are left to their owner), in
    * order: registry (deregisters leftovers at once), transport (drains), schemas. Idempotent.
@@ -217,12 +226,26 @@ export async function createInfrastructure(options: InfrastructureOptions = {}):
           })
         : new MemorySync();
     owned.push(sync);
+    const configSources = new ConfigSources(config, logger.child({ component: 'config' }));
+    owned.push(configSources);
     await registry.start();
     await transport.start();
     await schemas.start();
     await store.start();
     await cache.start();
-    return new SharedInfrastructure(config, registry, transport, schemas, logger, owned, auth, store, cache, sync);
+    return new SharedInfrastructure(
+      config,
+      registry,
+      transport,
+      schemas,
+      logger,
+      owned,
+      auth,
+      store,
+      cache,
+      sync,
+      configSources,
+    );
   } catch (err) {
     await closeInOrder(owned, logger);
     throw err;
@@ -245,14 +268,64 @@ class SharedInfrastructure implements Infrastructure {
     readonly store: Store,
     readonly cache: Cache,
     readonly sync: Sync,
+    private readonly configSources: ConfigSources,
   ) {
     this.mode = transport.kind === 'memory' ? 'embedded' : 'servers';
     this.namespace = config.namespace;
   }
 
+  configSource(scope: string): ConfigSource {
+    return this.configSources.get(scope);
+  }
+
   close(): Promise<void> {
     this.closing ??= closeInOrder(this.owned, this.logger);
     return this.closing;
+  }
+}
+
+/**
+ * One config layer per scope, made on first use: several services in a process that
+ * share a scope share its watch. With servers they share one etcd client, opened with the
+ * first scope asked for (a process without dynamic config opens none).
+ */
+class ConfigSources {
+  readonly #sources = new Map<string, ConfigSource>();
+  #client: Etcd3 | undefined;
+
+  constructor(
+    private readonly config: SwitchyardConfig,
+    private readonly logger: Logger,
+  ) {}
+
+  get(scope: string): ConfigSource {
+    let source = this.#sources.get(scope);
+    if (source) return source;
+    if (typeof scope !== 'string' || !/^[A-Za-z0-9][A-Za-z0-9._-]*$/.test(scope)) {
+      throw invalidOption(
+        'configSource(scope)',
+        `must be a name of letters, digits, ".", "_" or "-" (got ${JSON.stringify(scope)})`,
+      );
+    }
+    if (this.config.mode === 'servers') {
+      this.#client ??= createEtcdClient(this.config.etcdEndpoints, { tls: this.config.etcdTls });
+      source = new EtcdConfigSource({
+        client: this.#client,
+        namespace: this.config.namespace,
+        scope,
+        logger: this.logger,
+      });
+    } else {
+      source = new MemoryConfigSource(`memory ${scope}`);
+    }
+    this.#sources.set(scope, source);
+    return source;
+  }
+
+  async close(): Promise<void> {
+    await Promise.all([...this.#sources.values()].map((s) => s.close()));
+    this.#sources.clear();
+    this.#client?.close();
   }
 }
 

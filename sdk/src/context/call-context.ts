@@ -3,6 +3,7 @@ import type { Logger } from 'pino';
 import { AUTH_HEADER } from '../auth/auth-headers.js';
 import { identityOf, type VerifiedIdentity } from '../auth/message-guard.js';
 import type { Cache } from '../cache/cache.js';
+import type { DynamicConfig } from '../dynamic-config/dynamic-config.js';
 import type { Store } from '../store/store.js';
 import type { Sync } from '../sync/sync.js';
 import type { ContextHost, EmitOptions, ParentContext, ServiceCallOptions } from './context-host.js';
@@ -39,6 +40,8 @@ export interface CallContext extends ParentContext {
   readonly cache: Cache;
   /** Locks and leader election (etcd with servers). */
   readonly sync: Sync;
+  /** The service's dynamic config: `ctx.config.get('features.checkout')` reads the value in force now. */
+  readonly config: DynamicConfig;
   /** ms left before the deadline (Infinity when none). */
   timeLeftMs(): number;
   /** Call another service; deadline, trace and caller identity go along. */
@@ -117,6 +120,10 @@ export class RequestContext implements CallContext {
 
   get sync(): Sync {
     return this.host.sync;
+  }
+
+  get config(): DynamicConfig {
+    return this.host.config;
   }
 
   get logger(): Logger {

@@ -1,6 +1,7 @@
 import type { Headers, PublishReceipt } from '@switchyard/broker';
 import type { Logger } from 'pino';
 import type { Cache } from '../cache/cache.js';
+import type { DynamicConfig } from '../dynamic-config/dynamic-config.js';
 import type { Store } from '../store/store.js';
 import type { Sync } from '../sync/sync.js';
 import type { TraceContext } from './trace-context.js';
@@ -56,6 +57,8 @@ export interface ContextHost {
   readonly cache: Cache;
   /** The infrastructure's locks and elections, for handlers' `ctx.sync`. */
   readonly sync: Sync;
+  /** The service's dynamic config, for handlers' `ctx.config`. */
+  readonly config: DynamicConfig;
   call(
     target: string,
     payload: unknown,

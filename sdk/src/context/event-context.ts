@@ -3,6 +3,7 @@ import type { Logger } from 'pino';
 import { AUTH_HEADER } from '../auth/auth-headers.js';
 import { identityOf, type VerifiedIdentity } from '../auth/message-guard.js';
 import type { Cache } from '../cache/cache.js';
+import type { DynamicConfig } from '../dynamic-config/dynamic-config.js';
 import type { Store } from '../store/store.js';
 import type { Sync } from '../sync/sync.js';
 import type { ContextHost, EmitOptions, ParentContext, ServiceCallOptions } from './context-host.js';
@@ -35,6 +36,8 @@ export interface EventContext extends ParentContext {
   readonly cache: Cache;
   /** Locks and leader election (etcd with servers). */
   readonly sync: Sync;
+  /** The service's dynamic config: `ctx.config.get('features.checkout')` reads the value in force now. */
+  readonly config: DynamicConfig;
   call<T = unknown>(target: string, payload: unknown, options?: ServiceCallOptions): Promise<T>;
   emit(topic: string, payload: unknown, options?: EmitOptions): Promise<PublishReceipt>;
 }
@@ -101,6 +104,10 @@ export class IncomingEventContext implements EventContext {
 
   get sync(): Sync {
     return this.host.sync;
+  }
+
+  get config(): DynamicConfig {
+    return this.host.config;
   }
 
   get logger(): Logger {

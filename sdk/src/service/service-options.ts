@@ -16,6 +16,8 @@ import type { Infrastructure } from '../config/infrastructure.js';
 import { isPinoLogger, type Logger } from '../config/logger.js';
 import type { CallContext } from '../context/call-context.js';
 import type { EventContext } from '../context/event-context.js';
+import type { ConfigSource } from '../dynamic-config/config-source.js';
+import { DynamicConfig, type DynamicConfigOptions } from '../dynamic-config/dynamic-config.js';
 import { INSTANCE_ID_PATTERN, SERVICE_NAME_PATTERN } from '../registry/instance-record.js';
 import { type CircuitBreakerOptions, DEFAULT_CIRCUIT_BREAKER_OPTIONS } from '../resilience/circuit-breakers.js';
 import type { RateLimitOptions } from '../resilience/rate-limit.js';
@@ -106,6 +108,21 @@ export interface ServiceOptions {
    * SWITCHYARD_CLIENT_SECRET(_FILE) from `env` (or `process.env`).
    */
   credentials?: ServiceCredentials;
+  /**
+   * This service's dynamic config (`service.config`, `ctx.config`): the options of one, or
+   * a `DynamicConfig` built by the caller (started by `start()` if it is not yet, closed by
+   * its owner). Default `{}`: the infrastructure's shared layer of scope = the service's
+   * name (etcd `/<ns>/config/<name>/` with servers, memory embedded) and `SWITCHYARD_CONFIG_*`.
+   */
+  config?: ServiceConfigOptions | DynamicConfig;
+}
+
+/** A service's config options: `DynamicConfig`'s, with the shared layer chosen by scope. */
+export interface ServiceConfigOptions extends Omit<DynamicConfigOptions, 'remote' | 'logger'> {
+  /** Whose shared layer to read: `infra.configSource(scope)`. Default: the service's name. */
+  scope?: string;
+  /** A shared layer of your own instead of the infrastructure's, or `false` for none. */
+  remote?: ConfigSource | false;
 }
 
 export const SERVICE_DEFAULTS = Object.freeze({
@@ -164,6 +181,7 @@ export interface ResolvedServiceOptions {
   readonly metadata: Readonly<Record<string, string>>;
   readonly address: { readonly http?: string } | undefined;
   readonly credentials: Readonly<ServiceCredentials> | undefined;
+  readonly config: ServiceConfigOptions | DynamicConfig;
 }
 
 const SERVICE_KEYS = [
@@ -185,7 +203,9 @@ const SERVICE_KEYS = [
   'metadata',
   'address',
   'credentials',
+  'config',
 ] as const;
+const CONFIG_KEYS = ['schema', 'defaults', 'file', 'secrets', 'env', 'overrides', 'scope', 'remote'] as const;
 const METHOD_KEYS = [
   'handler',
   'request',
@@ -261,9 +281,18 @@ export function resolveServiceOptions(options: ServiceOptions): ResolvedServiceO
     optionalString('address.http', address.http, /^https?:\/\/[^\s/]+(:\d+)?\/?$/);
   }
 
+  let config: ServiceConfigOptions | DynamicConfig = {};
+  if (options.config instanceof DynamicConfig) config = options.config;
+  else if (options.config !== undefined) {
+    if (!isPlainObject(options.config)) throw invalidOption('config', 'must be config options or a DynamicConfig');
+    knownKeys('config', options.config, CONFIG_KEYS);
+    config = options.config;
+  }
+
   return Object.freeze({
     name,
     version,
+    config,
     methods: Object.freeze(methods),
     subscriptions: Object.freeze(subscriptions),
     emits,

@@ -15,6 +15,7 @@ import type { Cache } from '../cache/cache.js';
 import { createInfrastructure, type Infrastructure } from '../config/infrastructure.js';
 import { defaultLogger, type Logger } from '../config/logger.js';
 import type { ContextHost, EmitOptions, ParentContext, ServiceCallOptions } from '../context/context-host.js';
+import { DynamicConfig } from '../dynamic-config/dynamic-config.js';
 import type { MethodInfo } from '../registry/instance-record.js';
 import type { Registration } from '../registry/types.js';
 import { CircuitBreakers, type CircuitStateName } from '../resilience/circuit-breakers.js';
@@ -45,6 +46,9 @@ interface Running {
   uninstallSignals: (() => void) | undefined;
   /** This service's own token, when auth is on. */
   tokens: TokenClient | undefined;
+  config: DynamicConfig | undefined;
+  /** The service built its config (from options) and closes it. */
+  ownsConfig: boolean;
 }
 
 /**
@@ -107,6 +111,18 @@ export class Service implements ContextHost {
     if (!infra)
       throw new ClosedError(`service ${this.name} is not running: its sync is the infrastructure's, after start()`);
     return infra.sync;
+  }
+
+  /**
+   * The service's dynamic config: from `start()` on (at once when a `DynamicConfig` was
+   * passed). `config.get(path)`, `config.watch(path, fn)`; `ctx.config` in handlers.
+   */
+  get config(): DynamicConfig {
+    const given = this.options.config;
+    if (given instanceof DynamicConfig) return given;
+    const config = this.running?.config;
+    if (!config) throw new FailedPreconditionError(`service ${this.name} has no config yet: it is read by start()`);
+    return config;
   }
 
   /** The circuit state towards a target service. */
@@ -202,10 +218,13 @@ export class Service implements ContextHost {
       registration: undefined,
       uninstallSignals: undefined,
       tokens: undefined,
+      config: undefined,
+      ownsConfig: false,
     };
     this.running = r;
     try {
       this.checkSchemas(infra);
+      await this.startConfig(infra, r);
       const transport = await this.identify(infra, r);
       const view = infra.registry.view();
       await this.waitForView(view.ready);
@@ -279,6 +298,25 @@ export class Service implements ContextHost {
     r.tokens = infra.auth.tokenClient(credentials, this.logger);
     await r.tokens.start();
     return infra.auth.secure(infra.transport, r.tokens);
+  }
+
+  /** Read the config before serving: a handler's first request sees it, and a config that fails its schema stops the start. */
+  private async startConfig(infra: Infrastructure, r: Running): Promise<void> {
+    const given = this.options.config;
+    if (given instanceof DynamicConfig) {
+      r.config = given;
+    } else {
+      const { scope, remote, ...rest } = given;
+      const source = remote === false ? undefined : (remote ?? infra.configSource(scope ?? this.name));
+      r.config = new DynamicConfig({
+        ...rest,
+        ...(source ? { remote: source } : {}),
+        ...(given.env === undefined && this.options.env ? { env: { env: this.options.env } } : {}),
+        logger: this.logger.child({ component: 'config' }),
+      });
+      r.ownsConfig = true;
+    }
+    await r.config.start();
   }
 
   /** Every schema id the options name must be loaded: a service that cannot validate should not come up. */
@@ -372,6 +410,7 @@ export class Service implements ContextHost {
     r.caller?.close();
     r.directory?.close();
     r.tokens?.close();
+    if (r.ownsConfig) await this.step('close config', () => r.config?.close());
     if (r.ownsInfra) await this.step('close infrastructure', () => r.infra.close());
     this.currentState = 'closed';
     this.logger.info({}, 'service closed');
