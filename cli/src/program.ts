@@ -3,6 +3,7 @@ import { Command } from 'commander';
 import { registerAuthCommand } from './commands/auth.js';
 import { registerCallCommand } from './commands/call.js';
 import { registerCertsCommand } from './commands/certs.js';
+import { registerConfigCommand } from './commands/config.js';
 import { registerGatewayCommand } from './commands/gateway.js';
 import { registerNewCommand } from './commands/new.js';
 import { registerPublishCommand } from './commands/publish.js';
@@ -20,7 +21,9 @@ const VERSION = (JSON.parse(readFileSync(new URL('../package.json', import.meta.
 /** The `switchyard` program. Built afresh per run: commander keeps parse state on the instance. */
 export function buildProgram(io: CliIo): Command {
   const program = new Command('switchyard')
-    .description('Switchyard: run the gateway, manage routes and schemas, call services, publish and tail events.')
+    .description(
+      'Switchyard: run the gateway, manage routes, schemas and config, call services, publish and tail events.',
+    )
     .version(VERSION, '-V, --version')
     .option('--etcd <urls>', 'etcd client URLs, comma-separated (env SWITCHYARD_ETCD)')
     .option('--amqp <url>', 'RabbitMQ URL, amqp:// or amqps:// (env SWITCHYARD_AMQP)')
@@ -53,6 +56,7 @@ Examples:
   registerServicesCommand(program, io);
   registerRoutesCommand(program, io);
   registerSchemasCommand(program, io);
+  registerConfigCommand(program, io);
   registerCallCommand(program, io);
   registerPublishCommand(program, io);
   registerSubscribeCommand(program, io);

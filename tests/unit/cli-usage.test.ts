@@ -29,6 +29,7 @@ describe('help', () => {
       'services',
       'routes',
       'schemas',
+      'config',
       'call',
       'publish',
       'subscribe',

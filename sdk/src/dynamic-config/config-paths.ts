@@ -130,3 +130,12 @@ export function configJson(what: string, value: unknown): string {
   }
   return text;
 }
+
+/** A stored value: JSON, or (what a bare `etcdctl put` leaves) the text itself. */
+export function decodeConfigValue(text: string): unknown {
+  try {
+    return JSON.parse(text);
+  } catch {
+    return text;
+  }
+}

@@ -1,7 +1,7 @@
 import { InvalidOptionsError } from '@switchyard/broker';
 import type { Etcd3, IKeyValue, IWatchResponse, Watcher } from 'etcd3';
 import type { Logger } from '../config/logger.js';
-import { type ConfigDocument, deepFreeze, deleteAt, setAt } from './config-paths.js';
+import { type ConfigDocument, decodeConfigValue, deepFreeze, deleteAt, setAt } from './config-paths.js';
 import { type ConfigSource, SourceListeners } from './config-source.js';
 
 export interface EtcdConfigSourceOptions {
@@ -137,14 +137,7 @@ export class EtcdConfigSource implements ConfigSource {
   #put(doc: ConfigDocument, kv: IKeyValue): void {
     const segments = this.#segments(kv.key.toString());
     if (!segments) return;
-    const text = kv.value.toString();
-    let value: unknown;
-    try {
-      value = JSON.parse(text);
-    } catch {
-      value = text;
-    }
-    setAt(doc, segments, value);
+    setAt(doc, segments, decodeConfigValue(kv.value.toString()));
   }
 
   #segments(key: string): string[] | undefined {

@@ -1,5 +1,13 @@
 import type { Etcd3 } from 'etcd3';
-import { type ConfigDocument, configJson, isObject, leaves, parsePath } from './config-paths.js';
+import {
+  type ConfigDocument,
+  configJson,
+  decodeConfigValue,
+  isObject,
+  leaves,
+  parsePath,
+  setAt,
+} from './config-paths.js';
 import { configKey, configPrefix } from './etcd-config-source.js';
 
 export interface ConfigEdit {
@@ -31,24 +39,7 @@ export async function writeEtcdConfig(
   scope: string,
   edit: ConfigEdit,
 ): Promise<ConfigWriteResult> {
-  const puts = new Map<string, string>();
-  const cleared: string[][] = [];
-  for (const [path, value] of Object.entries(edit.set ?? {})) {
-    const segments = parsePath(path);
-    const text = configJson(`config value at ${JSON.stringify(path)}`, value);
-    cleared.push([...segments]);
-    const parsed = JSON.parse(text) as unknown;
-    if (isObject(parsed) && Object.keys(parsed).length > 0) {
-      for (const [sub, leaf] of leaves(parsed)) {
-        puts.set(configKey(namespace, scope, [...segments, ...sub]), JSON.stringify(leaf));
-      }
-    } else {
-      if (segments.length === 0) continue; // `set('', {})` empties the scope: only the clearing below
-      puts.set(configKey(namespace, scope, segments), text);
-    }
-  }
-  for (const path of edit.unset ?? []) cleared.push([...parsePath(path)]);
-  return commit(client, namespace, scope, puts, cleared);
+  return commitConfigPlan(client, await planEtcdConfig(client, namespace, scope, edit));
 }
 
 /**
@@ -64,16 +55,42 @@ export async function replaceEtcdConfig(
   return writeEtcdConfig(client, namespace, scope, { set: { '': doc } });
 }
 
-async function commit(
+/** What an edit would do, worked out against etcd now; `commitConfigPlan` writes it. */
+export interface ConfigPlan {
+  readonly prefix: string;
+  /** The scope's keys and raw values before the edit. */
+  readonly before: Readonly<Record<string, string>>;
+  /** Keys to write (new or changed) with their JSON text. */
+  readonly puts: ReadonlyArray<readonly [string, string]>;
+  readonly deletes: readonly string[];
+}
+
+/** Check every path and value of `edit` (INVALID_ARGUMENT before anything is written) and work out the keys it touches. */
+export async function planEtcdConfig(
   client: Etcd3,
   namespace: string,
   scope: string,
-  puts: Map<string, string>,
-  cleared: readonly string[][],
-): Promise<ConfigWriteResult> {
+  edit: ConfigEdit,
+): Promise<ConfigPlan> {
+  const puts = new Map<string, string>();
+  const cleared: string[][] = [];
+  for (const [path, value] of Object.entries(edit.set ?? {})) {
+    const segments = parsePath(path);
+    const text = configJson(`config value at ${JSON.stringify(path)}`, value);
+    cleared.push([...segments]);
+    const parsed = JSON.parse(text) as unknown;
+    if (isObject(parsed) && Object.keys(parsed).length > 0) {
+      for (const [sub, leaf] of leaves(parsed)) {
+        puts.set(configKey(namespace, scope, [...segments, ...sub]), JSON.stringify(leaf));
+      }
+    } else if (segments.length > 0) {
+      puts.set(configKey(namespace, scope, segments), text);
+    } // `set('', {})` empties the scope: only the clearing below
+  }
+  for (const path of edit.unset ?? []) cleared.push([...parsePath(path)]);
   const prefix = configPrefix(namespace, scope);
-  const existing = await client.getAll().prefix(prefix).strings();
-  const deletes = Object.keys(existing).filter((key) => {
+  const before = await client.getAll().prefix(prefix).strings();
+  const deletes = Object.keys(before).filter((key) => {
     if (puts.has(key)) return false;
     const path = key.slice(prefix.length);
     return cleared.some((c) => {
@@ -82,22 +99,45 @@ async function commit(
     });
   });
   // etcd refuses a transaction that names one key twice; unchanged values are left alone.
-  const changed = [...puts].filter(([key, text]) => existing[key] !== text);
+  return { prefix, before, puts: [...puts].filter(([key, text]) => before[key] !== text), deletes };
+}
+
+/** The dotted path of one of a plan's keys. */
+export function configPathOf(plan: ConfigPlan, key: string): string {
+  return key.slice(plan.prefix.length).replaceAll('/', '.');
+}
+
+export async function commitConfigPlan(client: Etcd3, plan: ConfigPlan): Promise<ConfigWriteResult> {
   const ops = [
-    ...deletes.map((key) => client.delete().key(key)),
-    ...changed.map(([key, text]) => client.put(key).value(text)),
+    ...plan.deletes.map((key) => client.delete().key(key)),
+    ...plan.puts.map(([key, text]) => client.put(key).value(text)),
   ];
-  if (ops.length === 0) {
-    const status = await client.getAll().prefix(prefix).limit(1).exec();
-    return { revision: String(status.header.revision), put: [], deleted: [] };
-  }
+  const result = (revision: unknown) => ({
+    revision: String(revision),
+    put: plan.puts.map(([key]) => configPathOf(plan, key)),
+    deleted: plan.deletes.map((key) => configPathOf(plan, key)),
+  });
+  if (ops.length === 0) return result((await client.getAll().prefix(plan.prefix).limit(1).exec()).header.revision);
   const res = await client
-    .if(prefix, 'Version', '>', -1)
+    .if(plan.prefix, 'Version', '>', -1)
     .then(...ops)
     .commit();
-  return {
-    revision: String(res.header.revision),
-    put: changed.map(([key]) => key.slice(prefix.length).replaceAll('/', '.')),
-    deleted: deletes.map((key) => key.slice(prefix.length).replaceAll('/', '.')),
-  };
+  return result(res.header.revision);
+}
+
+/** A scope's config as one document, read the way `EtcdConfigSource` reads it. */
+export async function readEtcdConfig(
+  client: Etcd3,
+  namespace: string,
+  scope: string,
+): Promise<{ doc: ConfigDocument; revision: string }> {
+  const prefix = configPrefix(namespace, scope);
+  const res = await client.getAll().prefix(prefix).exec();
+  const doc: ConfigDocument = {};
+  for (const kv of res.kvs) {
+    const segments = kv.key.toString().slice(prefix.length).split('/');
+    if (segments.some((s) => !/^[A-Za-z0-9_-]+$/.test(s))) continue;
+    setAt(doc, segments, decodeConfigValue(kv.value.toString()));
+  }
+  return { doc, revision: String(res.header.revision) };
 }

@@ -1,4 +1,4 @@
-export { type ConfigDocument, parsePath } from './config-paths.js';
+export { type ConfigDocument, decodeConfigValue, getAt as configValueAt, parsePath } from './config-paths.js';
 export type { ConfigSource } from './config-source.js';
 export {
   type ConfigChange,
@@ -13,7 +13,12 @@ export { CONFIG_ENV_PREFIX, EnvConfigSource, type EnvConfigSourceOptions } from 
 export { configKey, configPrefix, EtcdConfigSource, type EtcdConfigSourceOptions } from './etcd-config-source.js';
 export {
   type ConfigEdit,
+  type ConfigPlan,
   type ConfigWriteResult,
+  commitConfigPlan,
+  configPathOf,
+  planEtcdConfig,
+  readEtcdConfig,
   replaceEtcdConfig,
   writeEtcdConfig,
 } from './etcd-config-writer.js';
