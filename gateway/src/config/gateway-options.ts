@@ -64,6 +64,8 @@ export interface GatewayOptions {
   trustProxy?: TrustProxy;
   /** Body limit of routes without `maxBodyBytes`, bytes (413 above). Default 1 MiB. */
   maxBodyBytes?: number;
+  /** Memory of the response cache of routes with `cache`, bytes (least recently used evicted). Default 64 MiB. */
+  responseCacheMaxBytes?: number;
   /** Largest request head (request line + headers), bytes (431 above). Default 16 KiB. */
   maxHeaderBytes?: number;
   /** Upstream/RPC deadline of routes without `timeoutMs`, ms. Default 30000. */
@@ -103,6 +105,7 @@ export const GATEWAY_DEFAULTS = Object.freeze({
   routesFile: 'routes.yaml',
   defaultAuth: Object.freeze({ mode: 'required' }) as RouteAuthConfig,
   maxBodyBytes: 1024 * 1024,
+  responseCacheMaxBytes: 64 * 1024 * 1024,
   maxHeaderBytes: 16 * 1024,
   timeoutMs: 30_000,
   keepAliveTimeoutMs: 65_000,
@@ -131,6 +134,7 @@ export interface ResolvedGatewayOptions {
   readonly rateLimit: GatewayRateLimitOptions;
   readonly trustProxy: TrustProxy;
   readonly maxBodyBytes: number;
+  readonly responseCacheMaxBytes: number;
   readonly maxHeaderBytes: number;
   readonly timeoutMs: number;
   readonly keepAliveTimeoutMs: number;
@@ -162,6 +166,7 @@ const KNOWN: readonly (keyof GatewayOptions)[] = [
   'rateLimit',
   'trustProxy',
   'maxBodyBytes',
+  'responseCacheMaxBytes',
   'maxHeaderBytes',
   'timeoutMs',
   'keepAliveTimeoutMs',
@@ -312,6 +317,7 @@ export function resolveGatewayOptions(options: GatewayOptions = {}): ResolvedGat
     rateLimit,
     trustProxy: resolveTrustProxy(options.trustProxy, env),
     maxBodyBytes: num('maxBodyBytes', GATEWAY_DEFAULTS.maxBodyBytes, 0, MAX_BODY),
+    responseCacheMaxBytes: num('responseCacheMaxBytes', GATEWAY_DEFAULTS.responseCacheMaxBytes, 1, 16 * 1024 ** 3),
     maxHeaderBytes: num('maxHeaderBytes', GATEWAY_DEFAULTS.maxHeaderBytes, 1024, 1024 * 1024),
     timeoutMs: num('timeoutMs', GATEWAY_DEFAULTS.timeoutMs, 1, 600_000),
     keepAliveTimeoutMs: num('keepAliveTimeoutMs', GATEWAY_DEFAULTS.keepAliveTimeoutMs, 1, 3_600_000),

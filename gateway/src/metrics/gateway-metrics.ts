@@ -70,6 +70,12 @@ export class GatewayMetrics implements RateLimitMetrics {
         labelNames: ['route', 'reason'] as const,
         registers,
       }),
+      cache: new Counter({
+        name: 'switchyard_gateway_cache_total',
+        help: 'Requests on routes with a response cache, by route and result (hit, miss, bypass).',
+        labelNames: ['route', 'result'] as const,
+        registers,
+      }),
       rateLimited: new Counter({
         name: 'switchyard_gateway_rate_limited_total',
         help: 'Requests refused with 429 by a rate limit, by route.',
@@ -162,6 +168,10 @@ export class GatewayMetrics implements RateLimitMetrics {
 
   rejected(routeId: string | undefined, reason: RejectReason): void {
     this.route(routeId).rejected(reason);
+  }
+
+  cacheResult(routeId: string, result: 'hit' | 'miss' | 'bypass'): void {
+    this.route(routeId).cacheResult(result);
   }
 
   rateLimited(routeId: string): void {

@@ -20,6 +20,8 @@ export interface RouteFamilies {
   rateLimited: Counter<'route'>;
   rateLimitStoreFailures: Counter<'route' | 'mode'>;
   rejected: Counter<'route' | 'reason'>;
+  /** Requests on caching routes by result: hit, miss or bypass. */
+  cache: Counter<'route' | 'result'>;
   circuitState: Gauge<'route' | 'target'>;
 }
 
@@ -47,6 +49,7 @@ export class RouteMetrics {
   readonly #upstream = new Map<string, Inc>();
   readonly #rejected = new Map<string, Inc>();
   readonly #storeFailures = new Map<string, Inc>();
+  readonly #cache = new Map<string, Inc>();
   readonly #circuitTargets = new Set<string>();
   #rateLimited: Inc | undefined;
 
@@ -85,6 +88,16 @@ export class RouteMetrics {
     this.#child(this.#rejected, this.#f.rejected, oneOf(REJECT_REASONS, reason)).inc();
   }
 
+  /** A request on a caching route: answered from the cache, sent on, or past the cache (credentials, no-store). */
+  cacheResult(result: 'hit' | 'miss' | 'bypass'): void {
+    let c = this.#cache.get(result);
+    if (c === undefined) {
+      c = this.#f.cache.labels({ route: this.route, result });
+      this.#cache.set(result, c);
+    }
+    c.inc();
+  }
+
   rateLimited(): void {
     this.#rateLimited ??= this.#f.rateLimited.labels({ route: this.route });
     this.#rateLimited.inc();
@@ -119,6 +132,7 @@ export class RouteMetrics {
     for (const reason of this.#upstream.keys()) this.#f.upstreamErrors.remove({ route, reason });
     for (const reason of this.#rejected.keys()) this.#f.rejected.remove({ route, reason });
     for (const mode of this.#storeFailures.keys()) this.#f.rateLimitStoreFailures.remove({ route, mode });
+    for (const result of this.#cache.keys()) this.#f.cache.remove({ route, result });
     if (this.#rateLimited) this.#f.rateLimited.remove({ route });
     for (const target of this.#circuitTargets) this.#f.circuitState.remove({ route, target });
     this.#requests.clear();
@@ -126,6 +140,7 @@ export class RouteMetrics {
     this.#upstream.clear();
     this.#rejected.clear();
     this.#storeFailures.clear();
+    this.#cache.clear();
     this.#circuitTargets.clear();
     this.#rateLimited = undefined;
   }

@@ -9,6 +9,7 @@ import {
   type DeepReadonly,
   type HttpTarget,
   type RouteAuthDefinition,
+  type RouteCacheDefinition,
   type RouteDefinition,
   type RouteRateLimitDefinition,
   type RouteRetriesDefinition,
@@ -47,6 +48,7 @@ export interface CompiledRoute {
   readonly timeoutMs: number | undefined;
   readonly retries: DeepReadonly<RouteRetriesDefinition> | undefined;
   readonly maxBodyBytes: number | undefined;
+  readonly cache: DeepReadonly<RouteCacheDefinition> | undefined;
 }
 
 export type RouteCompileResult = { ok: true; route: CompiledRoute } | { ok: false; violations: Violation[] };
@@ -95,6 +97,7 @@ export function compileRoute(value: unknown, options: CheckRouteOptions = {}): R
     timeoutMs: def.timeoutMs,
     retries: def.retries,
     maxBodyBytes: def.maxBodyBytes,
+    cache: def.cache,
   };
   return { ok: true, route: Object.freeze(route) };
 }

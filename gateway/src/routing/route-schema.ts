@@ -84,6 +84,16 @@ function semanticViolations(route: RouteDefinition): Violation[] {
       v.push({ pointer: '/target/hashHeader', message: 'is only used by balancer "consistent-hash"' });
     }
   }
+  if (route.cache !== undefined) {
+    if (target.type !== 'http') {
+      v.push({
+        pointer: '/cache',
+        message: 'is only for http targets (an RPC reply is not an HTTP response to cache)',
+      });
+    } else if (route.match.methods && !route.match.methods.some((m) => m === 'GET' || m === 'HEAD')) {
+      v.push({ pointer: '/cache', message: 'caches GET and HEAD only, and this route matches neither' });
+    }
+  }
   const auth = route.auth;
   if (auth?.mode === 'off' && (auth.scopes !== undefined || auth.rules !== undefined)) {
     v.push({

@@ -97,6 +97,19 @@ export interface RouteDefinition {
   timeoutMs?: number;
   retries?: RouteRetriesDefinition;
   maxBodyBytes?: number;
+  /** GET/HEAD response cache (http targets). */
+  cache?: RouteCacheDefinition;
+}
+
+export interface RouteCacheDefinition {
+  /** Freshness when the upstream sends no max-age / s-maxage. */
+  ttlSeconds: number;
+  /** Request headers (lower-case) that are part of the key. */
+  vary?: string[];
+  /** Cache requests carrying credentials too (per principal unless the response is `public`). Default false. */
+  authenticated?: boolean;
+  /** Larger responses are relayed, not stored. Default 1 MiB. */
+  maxBodyBytes?: number;
 }
 
 /** What compiled routes hand out: frozen at runtime, read-only in the types. */

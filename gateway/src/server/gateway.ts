@@ -7,6 +7,7 @@ import { ClosedError, FailedPreconditionError, type Transport } from '@switchyar
 import { createInfrastructure, type Infrastructure, type RegistryView, type TokenClient } from '@switchyard/sdk';
 import { type Logger, pino } from 'pino';
 import { AuthGuard } from '../auth/auth-guard.js';
+import { ResponseCache } from '../cache/response-cache.js';
 import { type GatewayOptions, type ResolvedGatewayOptions, resolveGatewayOptions } from '../config/gateway-options.js';
 import { GatewayMetrics } from '../metrics/gateway-metrics.js';
 import type { ClientIpResolver } from '../ratelimit/client-ip.js';
@@ -200,6 +201,7 @@ class HttpGateway implements Gateway {
       logger: log,
       inFlight: this.#inFlight,
       ops: (req, res) => publicOps(req, res),
+      responseCache: new ResponseCache({ maxBytes: o.responseCacheMaxBytes }),
     });
     partial.pipeline = pipeline;
 

@@ -7,6 +7,7 @@ import type { Logger } from 'pino';
 import type { AuthGuard } from '../auth/auth-guard.js';
 import { ANONYMOUS, type Identity } from '../auth/identity.js';
 import { stripIdentityHeaders } from '../auth/identity-headers.js';
+import type { CachedResponse, CachePlan, ResponseCache } from '../cache/response-cache.js';
 import { setHeaderList } from '../http/header-list.js';
 import type { GatewayMetrics } from '../metrics/gateway-metrics.js';
 import type { RejectReason } from '../metrics/labels.js';
@@ -49,6 +50,8 @@ export interface RequestPipelineDeps {
   inFlight: InFlight;
   /** The gateway's own endpoints (`/healthz`, `/readyz`) on the public listener. */
   ops: (req: IncomingMessage, res: ServerResponse) => void;
+  /** Responses of routes with `cache`. */
+  responseCache: ResponseCache;
 }
 
 /** Per-request state: one small object, found from the response in the `close` handler. */
@@ -178,6 +181,19 @@ export class RequestPipeline {
         this.#limited(x.headers, await this.#limit(route.id, clientIp, identity));
       }
 
+      let cachePlan: CachePlan | undefined;
+      if (route.cache !== undefined && !rt.rpc) {
+        cachePlan = d.responseCache.plan(route, req, path, target.query, identity);
+        const cached = cachePlan && d.responseCache.lookup(cachePlan);
+        d.metrics.cacheResult(route.id, cached ? 'hit' : cachePlan ? 'miss' : 'bypass');
+        if (cached) {
+          x.atTarget = true;
+          this.#serveCached(req, res, x, cached.entry, cached.ageSeconds);
+          return;
+        }
+        if (cachePlan) x.headers.push('x-cache', 'MISS');
+      }
+
       if (x.expectsContinue) res.writeContinue();
       let body: Buffer | undefined;
       // A chunked body announces no length: it is read (up to the limit) rather than streamed.
@@ -206,11 +222,29 @@ export class RequestPipeline {
         clientIp,
         body,
         responseHeaders: x.headers,
+        recorder: cachePlan && method === 'GET' ? d.responseCache.recorder(route, cachePlan) : undefined,
       };
       await d.forwarder.forward(f);
     } catch (err) {
       this.#fail(res, x, err);
     }
+  }
+
+  /** A stored response: its headers under the gateway's own (which win), its age, and the body unless HEAD. */
+  #serveCached(req: IncomingMessage, res: ServerResponse, x: Exchange, entry: CachedResponse, age: number): void {
+    const own = x.headers;
+    const list: string[] = [];
+    for (let i = 0; i < entry.headers.length; i += 2) {
+      const lower = entry.headers[i]!.toLowerCase();
+      if (lower === 'age' || lower === 'x-cache') continue;
+      let mine = false;
+      for (let j = 0; j < own.length; j += 2) if (own[j]!.toLowerCase() === lower) mine = true;
+      if (!mine) list.push(entry.headers[i]!, entry.headers[i + 1]!);
+    }
+    list.push(...own, 'age', String(age), 'x-cache', 'HIT');
+    res.writeHead(entry.status, entry.statusText, list);
+    if (req.method === 'HEAD') res.end();
+    else res.end(entry.body);
   }
 
   /**

@@ -43,6 +43,16 @@ export interface ForwardRequest {
    * headers of the same name; also on an error answer. None when absent.
    */
   responseHeaders?: readonly string[];
+  /** Set when the route caches responses and this request may fill the cache. */
+  recorder?: ResponseRecorder | undefined;
+}
+
+/** Keeps a copy of a relayed response (the gateway's response cache). */
+export interface ResponseRecorder {
+  /** The response head (the upstream's end-to-end headers, flat): the most body bytes to keep, or undefined to keep none. */
+  begin(status: number, statusText: string, headers: readonly string[]): number | undefined;
+  /** The whole body, relayed to the client in full. */
+  end(body: Buffer): void;
 }
 
 /** What an exchange needs from its pool. */
@@ -192,6 +202,9 @@ export class HttpExchange {
   /** The outcome is decided: an error was written or the upstream response is being relayed. */
   #decided = false;
   #ended = false;
+  /** Body chunks kept for the recorder; undefined when not recording (or over its budget). */
+  #recorded: Buffer[] | undefined;
+  #recordBudget = 0;
 
   constructor(host: ExchangeHost, f: ForwardRequest, svc: ServiceUpstreams, resolve: () => void) {
     this.#host = host;
@@ -288,12 +301,20 @@ export class HttpExchange {
   /** A body chunk of the relayed response; false pauses undici until the client has drained. */
   relayChunk(a: Attempt, chunk: Buffer): boolean {
     const res = this.#f.res;
+    if (this.#recorded !== undefined) {
+      this.#recordBudget -= chunk.length;
+      if (this.#recordBudget < 0) this.#recorded = undefined;
+      else this.#recorded.push(Buffer.from(chunk)); // undici may reuse the chunk's memory
+    }
     if (res.write(chunk) || a.resumeBody === undefined) return true;
     res.once('drain', a.resumeBody);
     return false;
   }
 
   relayEnd(): void {
+    const recorded = this.#recorded;
+    this.#recorded = undefined;
+    if (recorded !== undefined) this.#f.recorder?.end(Buffer.concat(recorded));
     this.#f.res.end();
   }
 
@@ -421,6 +442,11 @@ export class HttpExchange {
     // for node's fast path of writeHead, no header object built) and any set on `res`.
     const own = this.#f.responseHeaders ?? NO_HEADERS;
     const list = responseHeaderList(rawHeaders, own);
+    const budget = this.#f.recorder?.begin(status, statusText, list.slice());
+    if (budget !== undefined) {
+      this.#recorded = [];
+      this.#recordBudget = budget;
+    }
     const preset = res.getHeaderNames();
     if (preset.length === 0) {
       for (let i = 0; i < own.length; i++) list.push(own[i]!);
