@@ -91,6 +91,17 @@ export function runStoreContract(name: string, make: () => Promise<{ store: Stor
       expect((await store.write('short', 'again', { ...t, ifVersion: 0 })).version).toBe(1);
     });
 
+    it('a write replaces the expiry: written again without ttlMs the record no longer expires', async () => {
+      const t = { table: 'ttl-replace' };
+      await store.write('k', 1, { ...t, ttlMs: 600 });
+      const w = await store.write('k', 2, t);
+      expect(w.expiresAt).toBeUndefined();
+      await new Promise((resolve) => setTimeout(resolve, 900));
+      const [r] = await store.read('k', t);
+      expect(r).toMatchObject({ value: 2, version: 2 });
+      expect(r!.expiresAt).toBeUndefined();
+    });
+
     it('compare-and-set: ifVersion 0 creates once; a stale version is refused and writes nothing', async () => {
       const t = { table: 'cas' };
       expect((await store.write('c', 1, { ...t, ifVersion: 0 })).version).toBe(1);

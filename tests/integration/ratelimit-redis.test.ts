@@ -1,4 +1,3 @@
-import { type ChildProcess, spawn } from 'node:child_process';
 import { once } from 'node:events';
 import { UnavailableError } from '@switchyard/broker';
 import {
@@ -13,7 +12,7 @@ import {
 } from '@switchyard/gateway';
 import { Redis } from 'ioredis';
 import { afterAll, afterEach, describe, expect, inject, it } from 'vitest';
-import { freePort } from '../harness/ports.js';
+import { PrivateRedis } from '../harness/private-redis.js';
 import { uniqueNamespace } from '../harness/servers.js';
 
 const redisUrl = inject('redisUrl');
@@ -196,35 +195,8 @@ describe('Redis unreachable (nothing listens on 127.0.0.1:1)', () => {
 });
 
 describe('a Redis that hangs, dies and comes back (a private redis-server)', () => {
-  let proc: ChildProcess | undefined;
-  let port = 0;
-
-  async function startRedis(): Promise<void> {
-    proc = spawn('redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'], {
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
-    let out = '';
-    await new Promise<void>((resolve, reject) => {
-      const timer = setTimeout(() => reject(new Error(`redis-server did not start: ${out}`)), 10_000);
-      proc!.stdout!.on('data', (d: Buffer) => {
-        out += d.toString();
-        if (out.includes('Ready to accept connections')) {
-          clearTimeout(timer);
-          resolve();
-        }
-      });
-      proc!.once('exit', (code) => reject(new Error(`redis-server exited with ${code}: ${out}`)));
-    });
-  }
-
-  async function killRedis(): Promise<void> {
-    if (!proc || proc.exitCode !== null || proc.signalCode !== null) return;
-    const exited = once(proc, 'exit');
-    proc.kill('SIGKILL');
-    await exited;
-  }
-
-  afterAll(killRedis);
+  const redis = new PrivateRedis();
+  afterAll(() => redis.kill());
 
   async function until(l: RateLimiter, decidedBy: string, timeoutMs: number): Promise<number> {
     const t = performance.now();
@@ -236,10 +208,9 @@ describe('a Redis that hangs, dies and comes back (a private redis-server)', () 
   }
 
   it('bounds every check while Redis is frozen, and goes back to Redis when it returns', async () => {
-    port = await freePort();
-    await startRedis();
+    await redis.start();
     const l = gateway([{ id: 'orders', rateLimit: { points: 1000, durationSeconds: 60, key: 'ip' } }], {
-      url: `redis://127.0.0.1:${port}`,
+      url: redis.url,
       onStoreFailure: 'insurance',
       storeTimeoutMs: 200,
     });
@@ -248,19 +219,19 @@ describe('a Redis that hangs, dies and comes back (a private redis-server)', () 
 
     // Frozen: the socket is open, nothing answers. The first checks each wait for the
     // timeout; after 5 failures the breaker skips Redis and checks answer at once.
-    proc!.kill('SIGSTOP');
+    redis.freeze();
     const t = performance.now();
     const frozen = [];
     for (let i = 0; i < 20; i++) frozen.push(await l.check('orders', client));
     const frozenMs = performance.now() - t;
-    proc!.kill('SIGCONT');
+    redis.thaw();
     console.log(`20 checks against a frozen Redis (timeout 200 ms, breaker after 5): ${frozenMs.toFixed(0)} ms`);
     expect(frozen.every((r) => r.allowed && r.decidedBy === 'insurance')).toBe(true);
     expect(frozenMs).toBeLessThan(5 * 200 + 2000);
     await until(l, 'store', 5000);
 
     // Dead: connection refused, every check fails at once.
-    await killRedis();
+    await redis.kill();
     const down = await until(l, 'insurance', 5000);
     const fast = performance.now();
     await l.check('orders', client);
@@ -269,7 +240,7 @@ describe('a Redis that hangs, dies and comes back (a private redis-server)', () 
     expect(fastMs).toBeLessThan(200);
 
     // Back on the same port: ioredis reconnects and checks count in Redis again.
-    await startRedis();
+    await redis.start();
     const back = await until(l, 'store', 10_000);
     console.log(`back on Redis ${back.toFixed(0)} ms after it restarted`);
   });

@@ -202,8 +202,11 @@ function checkVersion(key: string, v: unknown): number | undefined {
   return v;
 }
 
+/** The metadata of a record written without any: one shared frozen object. */
+export const NO_METADATA: StoreMetadata = Object.freeze({});
+
 function checkMetadata(key: string, m: unknown): StoreMetadata {
-  if (m === undefined) return {};
+  if (m === undefined) return NO_METADATA;
   if (typeof m !== 'object' || m === null || Array.isArray(m)) throw bad('store metadata must be an object', { key });
   const entries = Object.entries(m);
   if (entries.length > MAX_METADATA_ENTRIES)
