@@ -21,6 +21,13 @@ export { DEFAULT_DURATION_BUCKETS, GatewayMetrics } from './metrics/gateway-metr
 export type { RejectReason, UpstreamErrorReason } from './metrics/labels.js';
 export { REJECT_REASONS, UNMATCHED_ROUTE, UPSTREAM_ERROR_REASONS } from './metrics/labels.js';
 export { RouteMetrics } from './metrics/route-metrics.js';
+export {
+  buildOpenApi,
+  type OpenApiDocument,
+  type OpenApiRoute,
+  type OpenApiSources,
+  pathTemplate,
+} from './openapi/openapi-document.js';
 // Rate limiting
 export type { TrustProxy } from './ratelimit/client-ip.js';
 export { ClientIpResolver, UNKNOWN_CLIENT_IP } from './ratelimit/client-ip.js';

@@ -201,3 +201,30 @@ describe('gateway options: TLS', () => {
     expect(err.details?.option).toBe('SWITCHYARD_UPSTREAM_CA');
   });
 });
+
+describe('gateway options: openApi', () => {
+  it('is on by default with the documented title and operator scope; false turns it off', () => {
+    expect(resolveGatewayOptions({ env: noEnv }).openApi).toEqual({
+      title: 'Switchyard gateway',
+      description: '',
+      operatorScope: 'switchyard:operator',
+    });
+    expect(resolveGatewayOptions({ env: noEnv, openApi: false }).openApi).toBe(false);
+    expect(
+      resolveGatewayOptions({ env: noEnv, openApi: { title: 'Shop API', operatorScope: 'ops' } }).openApi,
+    ).toMatchObject({ title: 'Shop API', operatorScope: 'ops' });
+  });
+
+  it('a bad setting names the option', () => {
+    for (const [openApi, option] of [
+      [{ title: '' }, 'openApi.title'],
+      [{ operatorScope: 'has space' }, 'openApi.operatorScope'],
+      [{ tilte: 'typo' }, 'openApi.tilte'],
+      ['yes', 'openApi'],
+    ] as const) {
+      const err = refusal(() => resolveGatewayOptions({ env: noEnv, openApi: openApi as never }));
+      expect(err.code).toBe('INVALID_OPTIONS');
+      expect(err.message).toContain(option);
+    }
+  });
+});

@@ -88,6 +88,13 @@ export interface GatewayOptions {
   metrics?: GatewayMetricsOptions;
   /** Serve the route table at `/_switchyard/routes` on the admin listener. Default true. */
   exposeRoutes?: boolean;
+  /**
+   * The OpenAPI 3.1 description of the routes at `/openapi.json` (public routes; every
+   * route for a caller with `operatorScope`, and on the admin listener at
+   * `/_switchyard/openapi.json`). `false`: not served. Default on, title "Switchyard
+   * gateway", operator scope `switchyard:operator`.
+   */
+  openApi?: false | GatewayOpenApiOptions;
   /** Upstream pool settings (connections, passive health, circuit, retries): see docs/gateway.md. */
   upstream?: GatewayUpstreamOptions;
   /**
@@ -147,6 +154,7 @@ export interface ResolvedGatewayOptions {
   readonly logLevel: string;
   readonly metrics: GatewayMetricsOptions;
   readonly exposeRoutes: boolean;
+  readonly openApi: Required<GatewayOpenApiOptions> | false;
   readonly upstream: GatewayUpstreamOptions;
   readonly credentials: ServiceCredentials | undefined;
 }
@@ -178,6 +186,7 @@ const KNOWN: readonly (keyof GatewayOptions)[] = [
   'logger',
   'metrics',
   'exposeRoutes',
+  'openApi',
   'upstream',
   'credentials',
 ];
@@ -330,7 +339,47 @@ export function resolveGatewayOptions(options: GatewayOptions = {}): ResolvedGat
     logLevel,
     metrics,
     exposeRoutes: boolOption('exposeRoutes', options.exposeRoutes, true),
+    openApi: resolveOpenApi(options.openApi),
     upstream: upstreamOptions,
+  });
+}
+
+export interface GatewayOpenApiOptions {
+  /** `info.title`. Default "Switchyard gateway". */
+  title?: string;
+  /** `info.description`. Default none. */
+  description?: string;
+  /** Scope that shows every route (not only those callable without credentials). Default `switchyard:operator`. */
+  operatorScope?: string;
+}
+
+export const OPENAPI_DEFAULTS = Object.freeze({ title: 'Switchyard gateway', operatorScope: 'switchyard:operator' });
+
+function resolveOpenApi(value: unknown): Required<GatewayOpenApiOptions> | false {
+  if (value === false) return false;
+  if (value !== undefined && (typeof value !== 'object' || value === null || Array.isArray(value))) {
+    throw invalidOption('openApi', 'must be false or an object { title, description, operatorScope }');
+  }
+  const o = (value ?? {}) as Record<string, unknown>;
+  for (const key of Object.keys(o)) {
+    if (!['title', 'description', 'operatorScope'].includes(key))
+      throw invalidOption(`openApi.${key}`, 'is not an option');
+  }
+  const text = (key: string, fallback: string, pattern?: RegExp): string => {
+    const v = o[key];
+    if (v === undefined) return fallback;
+    if (typeof v !== 'string' || v === '' || (pattern !== undefined && !pattern.test(v))) {
+      throw invalidOption(
+        `openApi.${key}`,
+        `must be a non-empty string${pattern ? ' without spaces' : ''}, got ${JSON.stringify(v)}`,
+      );
+    }
+    return v;
+  };
+  return Object.freeze({
+    title: text('title', OPENAPI_DEFAULTS.title),
+    description: text('description', ''),
+    operatorScope: text('operatorScope', OPENAPI_DEFAULTS.operatorScope, /^[\x21\x23-\x5B\x5D-\x7E]{1,256}$/),
   });
 }
 

@@ -10,6 +10,7 @@ import { AuthGuard } from '../auth/auth-guard.js';
 import { ResponseCache } from '../cache/response-cache.js';
 import { type GatewayOptions, type ResolvedGatewayOptions, resolveGatewayOptions } from '../config/gateway-options.js';
 import { GatewayMetrics } from '../metrics/gateway-metrics.js';
+import { OpenApiEndpoint } from '../openapi/openapi-endpoint.js';
 import type { ClientIpResolver } from '../ratelimit/client-ip.js';
 import { ClusterRateLimitStore } from '../ratelimit/cluster-store.js';
 import { RateLimiter } from '../ratelimit/rate-limiter.js';
@@ -23,7 +24,7 @@ import { UpstreamPool } from '../upstream/index.js';
 import { clientErrorListener } from './client-error.js';
 import { ClusterGateway, installWorkerHooks, reportWorkerListening } from './cluster-gateway.js';
 import { InFlight } from './in-flight.js';
-import { createOpsApp } from './ops-app.js';
+import { ADMIN_OPENAPI_PATH, createOpsApp, OPENAPI_PATH } from './ops-app.js';
 import { type GatewayPhase, type ReadinessReport, readiness } from './readiness.js';
 import { RequestPipeline } from './request-pipeline.js';
 import { RouteRuntimes } from './route-runtimes.js';
@@ -186,7 +187,21 @@ class HttpGateway implements Gateway {
     partial.pool = pool;
     await pool.start();
 
-    const publicOps = createOpsApp({ readiness: () => this.readiness() });
+    const openApi =
+      o.openApi === false
+        ? undefined
+        : new OpenApiEndpoint({
+            store,
+            runtimes,
+            schemas: infra.schemas,
+            view,
+            guard: this.#guard,
+            options: o.openApi,
+          });
+    const publicOps = createOpsApp({
+      readiness: () => this.readiness(),
+      openApi: openApi && { path: OPENAPI_PATH, handle: (req, res) => openApi.handle(req, res) },
+    });
     const pipeline = new RequestPipeline({
       store,
       runtimes,
@@ -213,6 +228,11 @@ class HttpGateway implements Gateway {
         readiness: () => this.readiness(),
         metrics: this.#metrics,
         store: o.exposeRoutes ? store : undefined,
+        // The admin listener is trusted like /_switchyard/routes: every route.
+        openApi: openApi && {
+          path: ADMIN_OPENAPI_PATH,
+          handle: async (_req, res) => openApi.send(res, openApi.document('all')),
+        },
       });
       const admin = createHttpServer(adminApp);
       partial.admin = admin;

@@ -1,3 +1,4 @@
+import type { IncomingMessage, ServerResponse } from 'node:http';
 import express, { type Express, type Request, type Response } from 'express';
 import type { RouteStore } from '../routing/route-store.js';
 import type { ReadinessReport } from './readiness.js';
@@ -5,8 +6,11 @@ import type { ReadinessReport } from './readiness.js';
 /** Paths the gateway answers itself on the public listener, before any route. */
 export const HEALTH_PATH = '/healthz';
 export const READY_PATH = '/readyz';
+/** The API description (docs/gateway.md#openapi); on the admin listener under RESERVED_PREFIX. */
+export const OPENAPI_PATH = '/openapi.json';
 /** Reserved prefix for the gateway's own endpoints (admin listener). */
 export const RESERVED_PREFIX = '/_switchyard/';
+export const ADMIN_OPENAPI_PATH = `${RESERVED_PREFIX}openapi.json`;
 
 /** Whether a normalised path belongs to the gateway rather than to a route. */
 export function isReservedPath(path: string): boolean {
@@ -14,6 +18,7 @@ export function isReservedPath(path: string): boolean {
   return (
     (path.charCodeAt(1) === 0x68 /* h */ && path === HEALTH_PATH) ||
     (path.charCodeAt(1) === 0x72 /* r */ && path === READY_PATH) ||
+    (path.charCodeAt(1) === 0x6f /* o */ && path === OPENAPI_PATH) ||
     (path.charCodeAt(1) === 0x5f /* _ */ && path.startsWith(RESERVED_PREFIX))
   );
 }
@@ -29,6 +34,8 @@ export interface OpsAppDeps {
   metrics?: MetricsSource | undefined;
   /** Serve the route table (admin listener only). */
   store?: RouteStore | undefined;
+  /** The API description: at OPENAPI_PATH on the public listener, ADMIN_OPENAPI_PATH on the admin one. */
+  openApi?: { path: string; handle(req: IncomingMessage, res: ServerResponse): Promise<void> } | undefined;
 }
 
 /**
@@ -71,6 +78,10 @@ export function createOpsApp(deps: OpsAppDeps): Express {
         rejected: store.rejected(),
       });
     });
+  }
+  const openApi = deps.openApi;
+  if (openApi) {
+    app.get(openApi.path, (req: Request, res: Response) => void openApi.handle(req, res));
   }
   app.use((_req: Request, res: Response) => {
     res.status(404).json({ code: 'NOT_FOUND', message: 'no such gateway endpoint', retryable: false });

@@ -30,6 +30,7 @@ export {
   schemaIncompatibleError,
   schemaInvalidError,
 } from './schema-errors.js';
+export { type BundleOptions, bundleSchemas, componentName, type SchemaBundle } from './schema-bundle.js';
 export { type LoadDirectoryOptions, loadSchemaDirectory, parseSchemaText } from './schema-loader.js';
 export {
   DEFAULT_CONFLICT_RETRIES,

@@ -15,9 +15,9 @@ export function resolveUri(ref: string, base: string): string | undefined {
   }
 }
 
-const DATA_KEYWORDS = new Set(['enum', 'const', 'examples', 'default']);
+export const DATA_KEYWORDS = new Set(['enum', 'const', 'examples', 'default']);
 /** Keywords whose value maps names (not keywords) to schemas. */
-const NAME_MAPS = new Set(['properties', 'patternProperties', '$defs', 'definitions', 'dependentSchemas']);
+export const NAME_MAPS = new Set(['properties', 'patternProperties', '$defs', 'definitions', 'dependentSchemas']);
 
 /**
  * The documents (by URI, without fragment) a schema refers to with `$ref` / `$dynamicRef`,

@@ -93,6 +93,11 @@ export class SchemaRegistry extends EventEmitter<SchemaRegistryEvents> {
     return entry.validator as SchemaValidator<T>;
   }
 
+  /** The newest good document of `id` (its schema as loaded), or undefined. */
+  document(id: string): SchemaDocument | undefined {
+    return this.entries.get(id)?.doc;
+  }
+
   has(id: string): boolean {
     return this.entries.has(id);
   }
