@@ -1,24 +1,26 @@
 import { NotFoundError } from '@switchyard/broker';
 import { checkRoute, routeKey, routesPrefix } from '@switchyard/gateway';
-import type { Command } from 'commander';
+import { type Command, Option } from 'commander';
 import type { CommandContext } from '../context.js';
 import { readInputFile } from '../input/read-input.js';
 import type { CliIo } from '../output/io.js';
 import { renderTable } from '../output/table.js';
 import { applyDocuments } from '../routes/apply-documents.js';
 import { readStoredRoutes } from '../routes/etcd-routes.js';
+import { openApiFromEtcd } from '../routes/openapi-from-etcd.js';
 import { validateRoutesFile } from '../routes/routes-file.js';
 import { action, examples } from './command-kit.js';
 
 export function registerRoutesCommand(program: Command, io: CliIo): void {
   const routes = program
     .command('routes')
-    .summary('apply, list, get and delete gateway routes in etcd')
+    .summary('apply, list, get and delete gateway routes in etcd; print their OpenAPI')
     .description('manage the gateway routes stored in etcd (/<namespace>/routes/<id>)');
   examples(routes, [
     'switchyard routes apply -f routes.yaml --dry-run',
     'switchyard routes list',
     'switchyard routes get orders-read',
+    'switchyard routes openapi > openapi.json',
   ]);
 
   examples(
@@ -62,6 +64,36 @@ export function registerRoutesCommand(program: Command, io: CliIo): void {
       .argument('<id>', 'route id')
       .action(action(io, getRoute)),
     ['switchyard routes get orders-read'],
+  );
+
+  examples(
+    routes
+      .command('openapi')
+      .summary('print the OpenAPI 3.1 description of the routes in etcd')
+      .description(
+        'print the OpenAPI 3.1 document the gateway serves at /openapi.json, built from the routes, schemas and registered RPC methods in etcd (every route unless --public)',
+      )
+      .option('--public', 'only the routes callable without credentials (what an anonymous client sees)')
+      .addOption(
+        new Option('--default-auth <mode>', "auth mode of routes without one (the gateway's defaultAuth)")
+          .choices(['required', 'optional', 'off'])
+          .default('required'),
+      )
+      .option('--schemas <dir>', 'read schemas from this directory instead of etcd')
+      .option('--title <text>', 'info.title', 'Switchyard gateway')
+      .option('--api-key-header <name>', 'the gateway also takes API keys in this header')
+      .option('--no-bearer', 'the gateway does not verify bearer JWTs')
+      .action(
+        action<{
+          public?: boolean;
+          defaultAuth: 'required' | 'optional' | 'off';
+          schemas?: string;
+          title: string;
+          apiKeyHeader?: string;
+          bearer: boolean;
+        }>(io, async (ctx, _args, opts) => ctx.outJson(await openApiFromEtcd(ctx, opts))),
+      ),
+    ['switchyard routes openapi > openapi.json', 'switchyard routes openapi --public --schemas schemas/'],
   );
 
   examples(

@@ -1,0 +1,109 @@
+import { resolve } from 'node:path';
+import { buildOpenApi, checkRoute, type OpenApiDocument, type OpenApiRoute } from '@switchyard/gateway';
+import {
+  EtcdRegistry,
+  EtcdSchemaSource,
+  type JsonSchemaObject,
+  loadSchemaDirectory,
+  type MethodInfo,
+  type SchemaDocument,
+  type ServiceInstance,
+} from '@switchyard/sdk';
+import { requireEtcd } from '../connect/etcd.js';
+import type { CommandContext } from '../context.js';
+import { readStoredRoutes } from './etcd-routes.js';
+
+export interface OpenApiCommandOptions {
+  /** Only the routes callable without credentials, as an anonymous client sees them. */
+  public?: boolean;
+  /** Auth mode of routes without `auth` (the gateway's `defaultAuth`). Default `required`. */
+  defaultAuth: 'required' | 'optional' | 'off';
+  /** Read schemas from this directory instead of etcd. */
+  schemas?: string;
+  title: string;
+  /** The gateway verifies bearer JWTs (default) and/or API keys in this header. */
+  bearer: boolean;
+  apiKeyHeader?: string;
+}
+
+/**
+ * The document `GET /openapi.json` would give, from what etcd holds: the valid routes
+ * (in precedence order: priority, then id), the latest published schemas (or a local
+ * directory) and the methods the registered instances declare.
+ */
+export async function openApiFromEtcd(ctx: CommandContext, o: OpenApiCommandOptions): Promise<OpenApiDocument> {
+  const ns = ctx.settings.namespace;
+  const stored = await ctx.etcdStep('reading routes from etcd', (c) => readStoredRoutes(c, ns));
+  const routes: OpenApiRoute[] = [];
+  let skipped = 0;
+  for (const s of stored.routes) {
+    const check = s.value === undefined ? undefined : checkRoute(s.value, { expectedId: s.id });
+    if (!check?.ok) {
+      skipped++;
+      continue;
+    }
+    const def = check.route;
+    const authMode = def.auth?.mode ?? o.defaultAuth;
+    if (o.public && authMode === 'required') continue;
+    routes.push({ definition: def, authMode, scopes: def.auth?.scopes ?? [] });
+  }
+  if (skipped > 0) ctx.note(`${skipped} invalid route(s) left out (see \`switchyard routes list\`)`);
+  routes.sort(
+    (a, b) =>
+      (b.definition.priority ?? 0) - (a.definition.priority ?? 0) || a.definition.id.localeCompare(b.definition.id),
+  );
+
+  const documents = o.schemas === undefined ? await etcdSchemas(ctx) : await dirSchemas(ctx, o.schemas);
+  const schemas = new Map<string, JsonSchemaObject>(documents.map((d) => [d.id, d.schema]));
+  const methods = await registeredMethods(ctx, new Set(routes.map((r) => r.definition.target.service)));
+  return buildOpenApi({
+    routes,
+    schema: (id) => schemas.get(id),
+    method: (service, method) => methods.get(service)?.get(method),
+    title: o.title,
+    version: `routes-${stored.routes.length}`,
+    credentials: { bearer: o.bearer, apiKeyHeader: o.apiKeyHeader },
+  });
+}
+
+async function etcdSchemas(ctx: CommandContext): Promise<SchemaDocument[]> {
+  const source = new EtcdSchemaSource({ client: ctx.etcd(), namespace: ctx.settings.namespace });
+  ctx.defer(() => source.close());
+  return ctx.reachEtcd(
+    'reading schemas from etcd',
+    () =>
+      new Promise<SchemaDocument[]>((resolveDocs, reject) => {
+        source.start((snapshot) => resolveDocs(snapshot.documents)).catch(reject);
+      }),
+  );
+}
+
+async function dirSchemas(ctx: CommandContext, dir: string): Promise<SchemaDocument[]> {
+  const snapshot = await ctx.step('loading schemas', () => loadSchemaDirectory(resolve(ctx.io.cwd, dir)));
+  return snapshot.documents;
+}
+
+/** service → method → what its instances declare (the first instance that declares it). */
+async function registeredMethods(
+  ctx: CommandContext,
+  services: Set<string>,
+): Promise<Map<string, Map<string, MethodInfo>>> {
+  const registry = new EtcdRegistry({
+    endpoints: [...requireEtcd(ctx.settings)],
+    namespace: ctx.settings.namespace,
+    dialTimeoutMs: 5_000,
+  });
+  ctx.defer(() => registry.close());
+  const out = new Map<string, Map<string, MethodInfo>>();
+  await ctx.reachEtcd('reading the registry', async () => {
+    for (const service of services) {
+      const instances: ServiceInstance[] = await registry.listInstances(service);
+      const methods = new Map<string, MethodInfo>();
+      for (const instance of instances) {
+        for (const [name, info] of Object.entries(instance.methods)) if (!methods.has(name)) methods.set(name, info);
+      }
+      out.set(service, methods);
+    }
+  });
+  return out;
+}
