@@ -23,6 +23,7 @@ export { REJECT_REASONS, UNMATCHED_ROUTE, UPSTREAM_ERROR_REASONS } from './metri
 export { RouteMetrics } from './metrics/route-metrics.js';
 export {
   buildOpenApi,
+  declaredMethod,
   type OpenApiDocument,
   type OpenApiRoute,
   type OpenApiSources,

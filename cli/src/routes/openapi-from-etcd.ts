@@ -1,11 +1,10 @@
 import { resolve } from 'node:path';
-import { buildOpenApi, checkRoute, type OpenApiDocument, type OpenApiRoute } from '@switchyard/gateway';
+import { buildOpenApi, checkRoute, declaredMethod, type OpenApiDocument, type OpenApiRoute } from '@switchyard/gateway';
 import {
   EtcdRegistry,
   EtcdSchemaSource,
   type JsonSchemaObject,
   loadSchemaDirectory,
-  type MethodInfo,
   type SchemaDocument,
   type ServiceInstance,
 } from '@switchyard/sdk';
@@ -55,11 +54,11 @@ export async function openApiFromEtcd(ctx: CommandContext, o: OpenApiCommandOpti
 
   const documents = o.schemas === undefined ? await etcdSchemas(ctx) : await dirSchemas(ctx, o.schemas);
   const schemas = new Map<string, JsonSchemaObject>(documents.map((d) => [d.id, d.schema]));
-  const methods = await registeredMethods(ctx, new Set(routes.map((r) => r.definition.target.service)));
+  const instances = await instancesOf(ctx, new Set(routes.map((r) => r.definition.target.service)));
   return buildOpenApi({
     routes,
     schema: (id) => schemas.get(id),
-    method: (service, method) => methods.get(service)?.get(method),
+    method: (service, method) => declaredMethod(instances.get(service) ?? [], method),
     title: o.title,
     version: `routes-${stored.routes.length}`,
     credentials: { bearer: o.bearer, apiKeyHeader: o.apiKeyHeader },
@@ -83,27 +82,17 @@ async function dirSchemas(ctx: CommandContext, dir: string): Promise<SchemaDocum
   return snapshot.documents;
 }
 
-/** service → method → what its instances declare (the first instance that declares it). */
-async function registeredMethods(
-  ctx: CommandContext,
-  services: Set<string>,
-): Promise<Map<string, Map<string, MethodInfo>>> {
+/** The registered instances of each service. */
+async function instancesOf(ctx: CommandContext, services: Set<string>): Promise<Map<string, ServiceInstance[]>> {
   const registry = new EtcdRegistry({
     endpoints: [...requireEtcd(ctx.settings)],
     namespace: ctx.settings.namespace,
     dialTimeoutMs: 5_000,
   });
   ctx.defer(() => registry.close());
-  const out = new Map<string, Map<string, MethodInfo>>();
+  const out = new Map<string, ServiceInstance[]>();
   await ctx.reachEtcd('reading the registry', async () => {
-    for (const service of services) {
-      const instances: ServiceInstance[] = await registry.listInstances(service);
-      const methods = new Map<string, MethodInfo>();
-      for (const instance of instances) {
-        for (const [name, info] of Object.entries(instance.methods)) if (!methods.has(name)) methods.set(name, info);
-      }
-      out.set(service, methods);
-    }
+    for (const service of services) out.set(service, await registry.listInstances(service));
   });
   return out;
 }

@@ -129,15 +129,15 @@ export class AuthGuard {
     await this.#jwt?.close();
   }
 
-  /**
-   * Compile a route's auth config (once, at route load). Refuses `required` when no
-   * credential source is configured: such a route could never be reached.
-   */
   /** How callers can authenticate here (for the API description). */
   get credentials(): { bearer: boolean; apiKeyHeader: string | undefined } {
     return { bearer: this.#jwt !== undefined, apiKeyHeader: this.#apiKeys?.header };
   }
 
+  /**
+   * Compile a route's auth config (once, at route load). Refuses `required` when no
+   * credential source is configured: such a route could never be reached.
+   */
   compileRoute(config?: RouteAuthConfig, option = 'auth', routeId?: string): RouteAuth {
     const route = compileRouteAuth(config, option, routeId);
     if (route.mode === 'required' && this.#jwt === undefined && this.#apiKeys === undefined) {

@@ -1,4 +1,4 @@
-import { bundleSchemas, type JsonSchemaObject, type MethodInfo } from '@switchyard/sdk';
+import { bundleSchemas, type JsonSchemaObject, type MethodInfo, type ServiceInstance } from '@switchyard/sdk';
 import type { DeepReadonly, HttpMethod, RouteDefinition } from '../routing/route-types.js';
 
 /** One route as the document sees it: its definition and the auth policy in force on it. */
@@ -167,6 +167,15 @@ function operation(
     op.security = route.authMode === 'optional' ? [{}, ...needed] : needed;
   }
   return op;
+}
+
+/** What the first of `instances` that declares `method` says of it (instances of one service may differ by version). */
+export function declaredMethod(instances: readonly ServiceInstance[], method: string): MethodInfo | undefined {
+  for (const instance of instances) {
+    const info = instance.methods[method];
+    if (info !== undefined) return info;
+  }
+  return undefined;
 }
 
 interface PathParam {

@@ -8,9 +8,7 @@ import { writeErrorResponse } from '../http/error-response.js';
 import type { RouteStore } from '../routing/route-store.js';
 import { OPENAPI_PATH } from '../server/ops-app.js';
 import type { RouteRuntimes } from '../server/route-runtimes.js';
-import { buildOpenApi, type OpenApiDocument, type OpenApiRoute } from './openapi-document.js';
-
-export { OPENAPI_PATH };
+import { buildOpenApi, declaredMethod, type OpenApiDocument, type OpenApiRoute } from './openapi-document.js';
 
 export interface OpenApiEndpointDeps {
   store: RouteStore;
@@ -52,13 +50,7 @@ export class OpenApiEndpoint {
     return buildOpenApi({
       routes,
       schema: (id) => d.schemas.document(id)?.schema,
-      method: (service, method) => {
-        for (const instance of d.view.instances(service)) {
-          const info = instance.methods[method];
-          if (info !== undefined) return info;
-        }
-        return undefined;
-      },
+      method: (service, method) => declaredMethod(d.view.instances(service), method),
       title: d.options.title,
       version: `routes-${d.store.version}`,
       ...(d.options.description ? { description: d.options.description } : {}),
