@@ -18,7 +18,7 @@
  */
 import { fileURLToPath } from 'node:url';
 import { createGateway, devJwtVerifierOptions, GATEWAY_ENV, signDevToken } from '@switchyard/gateway';
-import { createInfrastructure, installShutdownHandlers } from '@switchyard/sdk';
+import { createInfrastructure, installShutdownHandlers, startTracing } from '@switchyard/sdk';
 import { pino } from 'pino';
 import { DEMO_USER, DEMO_USER_SCOPES, type DemoAuth, startDemoAuth } from './demo-auth.js';
 import { startNotifications } from './notifications.js';
@@ -26,6 +26,8 @@ import { startOrders } from './orders.js';
 import { startPayments } from './payments.js';
 
 const logger = pino({ level: process.env[GATEWAY_ENV.logLevel] ?? 'info' });
+// Off unless OTEL_* ask for traces (e.g. OTEL_EXPORTER_OTLP_ENDPOINT=http://localhost:4318).
+const tracing = await startTracing({ serviceName: 'switchyard-demo' });
 const routesFile = process.env[GATEWAY_ENV.routesFile] ?? fileURLToPath(new URL('../routes.yaml', import.meta.url));
 
 const authMode = process.env.SWITCHYARD_AUTH?.trim() || 'on';
@@ -47,7 +49,18 @@ const gateway = createGateway({
   ...(auth ? { credentials: auth.credentials.gateway } : { auth: { jwt: devJwtVerifierOptions() } }),
 });
 // Gateway first (drains requests), then the services, then what they share, then the auth service.
-installShutdownHandlers([gateway, orders, payments, notifications, infra, ...(auth ? [auth.server] : [])], { logger });
+installShutdownHandlers(
+  [
+    gateway,
+    orders,
+    payments,
+    notifications,
+    infra,
+    ...(auth ? [auth.server] : []),
+    { close: () => tracing.shutdown() },
+  ],
+  { logger },
+);
 await gateway.start();
 
 const base = gateway.address()!.url;

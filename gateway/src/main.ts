@@ -3,14 +3,18 @@
  * (or `node gateway/dist/main.js` after `npm run build`). Everything comes from the
  * environment (docs/gateway.md lists the variables); with neither SWITCHYARD_ETCD nor
  * SWITCHYARD_AMQP set it runs embedded, routes from SWITCHYARD_ROUTES_FILE (routes.yaml).
- * SIGTERM / SIGINT close it gracefully: requests in flight are drained first.
+ * SIGTERM / SIGINT close it gracefully: requests in flight are drained first. Tracing is
+ * on when the standard OTEL_* variables ask for it (docs/gateway.md#tracing).
  */
 import { isSwitchyardError } from '@switchyard/broker';
-import { installShutdownHandlers } from '@switchyard/sdk';
+import { installShutdownHandlers, startTracing, type Tracing } from '@switchyard/sdk';
 import { createGateway, type Gateway } from './server/gateway.js';
 
 let gateway: Gateway;
+let tracing: Tracing;
 try {
+  // Before the gateway: its first spans need the provider. Off unless OTEL_* ask for traces.
+  tracing = await startTracing({ serviceName: 'switchyard-gateway' });
   gateway = createGateway();
 } catch (err) {
   // A configuration mistake: one clear line, no stack.
@@ -18,7 +22,11 @@ try {
   process.exit(2);
 }
 
-installShutdownHandlers(gateway, { logger: gateway.logger, timeoutMs: 60_000 });
+if (tracing.enabled) {
+  gateway.logger.info({ exporters: tracing.settings.exporters, endpoint: tracing.settings.endpoint }, 'tracing on');
+}
+// The gateway first (its last spans end while it drains), then the exporter flushes them.
+installShutdownHandlers([gateway, { close: () => tracing.shutdown() }], { logger: gateway.logger, timeoutMs: 60_000 });
 try {
   await gateway.start();
 } catch (err) {

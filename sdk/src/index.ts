@@ -65,3 +65,23 @@ export {
 export { type Closeable, installShutdownHandlers, type ShutdownOptions } from './service/shutdown.js';
 export * from './store/index.js';
 export * from './sync/index.js';
+export { ATTR, messagingSystemOf, RPC_SYSTEM } from './telemetry/semconv.js';
+export {
+  endWith,
+  failSpan,
+  parentContextOf,
+  remoteParent,
+  SpanKind,
+  startSpan,
+  traceOfSpan,
+  traceparentOf,
+  tracingOn,
+  withSpan,
+} from './telemetry/spans.js';
+export {
+  startTracing,
+  type Tracing,
+  type TracingOptions,
+  tracingResourceAttributes,
+} from './telemetry/start-tracing.js';
+export { type TracingSettings, tracingSettings } from './telemetry/tracing-settings.js';

@@ -1,8 +1,9 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
+import type { Span } from '@opentelemetry/api';
 import { isSwitchyardError, UnavailableError, validationError } from '@switchyard/broker';
-import type { SchemaRegistry } from '@switchyard/sdk';
+import { type SchemaRegistry, traceparentOf, tracingOn } from '@switchyard/sdk';
 import type { Logger } from 'pino';
 import type { AuthGuard } from '../auth/auth-guard.js';
 import { ANONYMOUS, type Identity } from '../auth/identity.js';
@@ -16,6 +17,14 @@ import type { RateLimiter } from '../ratelimit/rate-limiter.js';
 import type { RateLimitResult } from '../ratelimit/route-limiter.js';
 import { normalizePath, pathRejectedError } from '../routing/normalize-path.js';
 import type { RouteStore } from '../routing/route-store.js';
+import {
+  endRequestSpan,
+  endUpstreamSpan,
+  requestFailed,
+  routeMatched,
+  startRequestSpan,
+  startUpstreamSpan,
+} from '../tracing/request-spans.js';
 import { parseJsonBody, readBody } from './body.js';
 import { endSocket } from './client-error.js';
 import {
@@ -64,6 +73,8 @@ class Exchange {
   ops = false;
   /** The client sent `Expect: 100-continue` and waits for the go-ahead before sending its body. */
   expectsContinue = false;
+  /** The request's SERVER span, while a tracer provider is registered. */
+  span: Span | undefined = undefined;
   /**
    * Response headers the gateway decided (request id, RateLimit-*, Connection when
    * draining), flat name/value: set on the response only when the gateway answers itself;
@@ -159,12 +170,15 @@ export class RequestPipeline {
         d.ops(req, res);
         return;
       }
+      // The gateway's own endpoints are not traced (probes would drown the traces).
+      if (tracingOn()) x.span = startRequestSpan(req, path, x.start);
       const method = req.method ?? 'GET';
       const hit = d.store.match(req.headers.host, method, path);
       if (hit === undefined) throw routeNotFound();
       if (hit.methodNotAllowed) throw methodNotAllowed(method, hit.allowed);
       const route = hit.route;
       x.routeId = route.id;
+      if (x.span !== undefined) routeMatched(x.span, method, route, requestId);
       const rt = d.runtimes.get(route);
       if (rt.broken !== undefined) throw rt.broken;
       const declared = req.headers['content-length'];
@@ -209,7 +223,7 @@ export class RequestPipeline {
         const t = route.target;
         if (t.type !== 'rpc') return;
         setHeaderList(res, x.headers);
-        await d.rpc.call(req, res, route.id, t, payload, identity, requestId, rt.timeoutMs);
+        await d.rpc.call(req, res, route.id, t, payload, identity, requestId, rt.timeoutMs, x.span);
         return;
       }
       const f: ForwardRequest = {
@@ -224,10 +238,19 @@ export class RequestPipeline {
         responseHeaders: x.headers,
         recorder: cachePlan && method === 'GET' ? d.responseCache.recorder(route, cachePlan) : undefined,
       };
-      await d.forwarder.forward(f);
+      if (x.span === undefined) await d.forwarder.forward(f);
+      else await this.#forwardTraced(f, x.span, method, route.target);
     } catch (err) {
       this.#fail(res, x, err);
     }
+  }
+
+  /** The upstream exchange under a CLIENT span whose id the upstream gets in `traceparent`. */
+  async #forwardTraced(f: ForwardRequest, parent: Span, method: string, target: { service?: string }): Promise<void> {
+    const span = startUpstreamSpan(parent, method, target.service ?? '');
+    f.traceparent = traceparentOf(span);
+    await this.#d.forwarder.forward(f);
+    endUpstreamSpan(span, f.res.headersSent ? f.res.statusCode : undefined);
   }
 
   /** A stored response: its headers under the gateway's own (which win), its age, and the body unless HEAD. */
@@ -290,6 +313,7 @@ export class RequestPipeline {
 
   #fail(res: ServerResponse, x: Exchange, err: unknown): void {
     const d = this.#d;
+    if (x.span !== undefined) requestFailed(x.span, err);
     if (!x.atTarget) {
       const reason = rejectReason(err);
       if (reason !== undefined) d.metrics.rejected(x.routeId, reason);
@@ -309,6 +333,7 @@ export class RequestPipeline {
     if (x === undefined || x.ops) return;
     // A response cut before its head was sent never reached the client: 499, as nginx counts it.
     const status = res.headersSent ? res.statusCode : 499;
+    if (x.span !== undefined) endRequestSpan(x.span, status);
     this.#d.metrics.observeRequest(x.routeId, res.req?.method, status, (performance.now() - x.start) / 1000);
   }
 

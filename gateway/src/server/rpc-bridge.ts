@@ -1,11 +1,21 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { Span } from '@opentelemetry/api';
 import { type Headers, isSwitchyardError, type Transport } from '@switchyard/broker';
-import { AUTH_HEADER, continueTrace, formatTraceparent, HEADER } from '@switchyard/sdk';
+import {
+  AUTH_HEADER,
+  continueTrace,
+  failSpan,
+  formatTraceparent,
+  HEADER,
+  messagingSystemOf,
+  traceparentOf,
+} from '@switchyard/sdk';
 import type { Identity } from '../auth/identity.js';
 import { IDENTITY_HEADER_NAMES } from '../auth/identity-headers.js';
 import type { GatewayMetrics } from '../metrics/gateway-metrics.js';
 import type { UpstreamErrorReason } from '../metrics/labels.js';
 import type { RpcTarget } from '../routing/route-types.js';
+import { startRpcSpan } from '../tracing/request-spans.js';
 import { REQUEST_ID_HEADER } from './request-id.js';
 
 /**
@@ -41,9 +51,15 @@ export class RpcBridge {
     identity: Identity,
     requestId: string,
     timeoutMs: number,
+    parentSpan?: Span,
   ): Promise<void> {
+    const span =
+      parentSpan === undefined
+        ? undefined
+        : startRpcSpan(parentSpan, target.service, target.method, messagingSystemOf(this.#transport.kind));
     const headers: Headers = {
-      [HEADER.traceparent]: formatTraceparent(continueTrace(single(req.headers.traceparent))),
+      [HEADER.traceparent]:
+        span === undefined ? formatTraceparent(continueTrace(single(req.headers.traceparent))) : traceparentOf(span),
       [REQUEST_ID_HEADER]: requestId,
     };
     if (identity.subject !== undefined) headers[HEADER.caller] = identity.subject;
@@ -61,10 +77,15 @@ export class RpcBridge {
         headers,
       });
     } catch (err) {
+      if (span !== undefined) {
+        failSpan(span, err);
+        span.end();
+      }
       const reason = upstreamReason(err);
       if (reason !== undefined) this.#metrics.upstreamError(routeId, reason);
       throw err;
     }
+    span?.end();
     const text = JSON.stringify(reply ?? null);
     res.writeHead(200, {
       'content-type': 'application/json; charset=utf-8',

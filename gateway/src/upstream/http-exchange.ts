@@ -45,6 +45,8 @@ export interface ForwardRequest {
   responseHeaders?: readonly string[];
   /** Set when the route caches responses and this request may fill the cache. */
   recorder?: ResponseRecorder | undefined;
+  /** With tracing on: the gateway's CLIENT span for this hop, sent instead of the client's `traceparent`. */
+  traceparent?: string | undefined;
 }
 
 /** Keeps a copy of a relayed response (the gateway's response cache). */
@@ -370,6 +372,7 @@ export class HttpExchange {
     const chunked = req.headers['transfer-encoding'] !== undefined;
     const headers = withoutHopHeaders(req.headers);
     setForwardedHeaders(headers, req, this.#f.clientIp, this.#f.requestId, host);
+    if (this.#f.traceparent !== undefined) headers.traceparent = this.#f.traceparent;
     // undici frames the body itself: a buffer gets its length, a stream without a length is chunked.
     if (body !== undefined) {
       this.#bodyKind = 'buffered';

@@ -58,11 +58,15 @@ export class RequestContext implements CallContext {
   private currentTrace: TraceContext | undefined;
   private childLogger: Logger | undefined;
 
+  /** `trace`: the server span's, when tracing is on; else made from the request's `traceparent` on first use. */
   constructor(
     private readonly host: ContextHost,
     readonly method: string,
     private readonly request: IncomingRequest,
-  ) {}
+    trace?: TraceContext,
+  ) {
+    this.currentTrace = trace;
+  }
 
   /** Made on first use: a handler that neither logs, calls nor emits never pays for the ids. */
   get trace(): TraceContext {

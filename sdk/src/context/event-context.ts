@@ -47,11 +47,13 @@ export class IncomingEventContext implements EventContext {
   readonly deadline = undefined;
   private childLogger: Logger | undefined;
 
+  /** `trace`: the handler span's, when tracing is on; else a new span id in the publisher's trace. */
   constructor(
     private readonly host: ContextHost,
     private readonly event: IncomingEvent,
+    trace?: TraceContext,
   ) {
-    this.trace = continueTrace(event.headers[HEADER.traceparent]);
+    this.trace = trace ?? continueTrace(event.headers[HEADER.traceparent]);
   }
 
   get service(): string {

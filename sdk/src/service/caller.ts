@@ -17,6 +17,8 @@ import { callDeadline } from '../resilience/deadline.js';
 import { retryAfterFailure, retryBackoff } from '../resilience/retry.js';
 import { isSafeToRetry } from '../resilience/retry-policy.js';
 import type { SchemaRegistry } from '../schemas/schema-registry.js';
+import { ATTR, messagingSystemOf, RPC_SYSTEM } from '../telemetry/semconv.js';
+import { endWith, parentContextOf, SpanKind, startSpan, traceparentOf, tracingOn } from '../telemetry/spans.js';
 import { type CallTarget, CallTargets } from './call-target.js';
 import { checkPayload } from './payload-check.js';
 import { OK, type ServiceMetrics } from './service-metrics.js';
@@ -75,7 +77,29 @@ export class Caller {
     } catch (err) {
       return Promise.reject(err);
     }
+    if (tracingOn()) return this.traced(call, parent, call.options);
     return this.deps.metrics ? this.measured(call, this.deps.metrics) : this.run(call);
+  }
+
+  /**
+   * With a tracer provider registered: one CLIENT span over the whole call, retries
+   * included, and the span's own id in `traceparent`, so the server's span is its child.
+   */
+  private traced(call: OutgoingCall, parent: ParentContext | undefined, o: ServiceCallOptions): Promise<unknown> {
+    const { service, method } = call.target;
+    const span = startSpan(
+      `${service}/${method}`,
+      SpanKind.CLIENT,
+      {
+        [ATTR.rpcSystem]: RPC_SYSTEM,
+        [ATTR.rpcService]: service,
+        [ATTR.rpcMethod]: method,
+        [ATTR.messagingSystem]: messagingSystemOf(this.deps.transport.kind),
+      },
+      parentContextOf(parent?.trace, o.traceparent),
+    );
+    call.headers[HEADER.traceparent] = traceparentOf(span);
+    return endWith(span, this.deps.metrics ? this.measured(call, this.deps.metrics) : this.run(call));
   }
 
   private async measured(call: OutgoingCall, metrics: ServiceMetrics): Promise<unknown> {
@@ -158,7 +182,7 @@ class OutgoingCall {
     readonly target: CallTarget,
     private readonly payload: unknown,
     readonly deadline: number,
-    private readonly headers: Headers,
+    readonly headers: Headers,
     readonly options: ServiceCallOptions,
   ) {}
 

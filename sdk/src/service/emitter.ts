@@ -4,6 +4,8 @@ import type { EmitOptions, ParentContext } from '../context/context-host.js';
 import { HEADER } from '../context/headers.js';
 import { continueTrace, formatTraceparent, startTrace } from '../context/trace-context.js';
 import type { SchemaRegistry } from '../schemas/schema-registry.js';
+import { ATTR, messagingSystemOf } from '../telemetry/semconv.js';
+import { failSpan, parentContextOf, SpanKind, startSpan, traceparentOf, tracingOn } from '../telemetry/spans.js';
 import { checkPayload } from './payload-check.js';
 
 /**
@@ -32,13 +34,58 @@ export class Emitter {
       );
     }
     if (schema !== null) checkPayload(this.schemas, schema, payload, 'event');
+    const headers: Headers = options?.headers === undefined ? {} : { ...options.headers };
+    if (tracingOn()) return this.traced(topic, payload, options, parent, headers);
     const trace = parent
       ? parent.trace
       : options?.traceparent === undefined
         ? startTrace()
         : continueTrace(options.traceparent);
-    const headers: Headers = options?.headers === undefined ? {} : { ...options.headers };
     headers[HEADER.traceparent] = formatTraceparent(trace);
+    return this.send(topic, payload, options, parent, headers);
+  }
+
+  /** A PRODUCER span from the publish until the broker confirms it; its id goes in `traceparent`. */
+  private async traced(
+    topic: string,
+    payload: unknown,
+    options: EmitOptions | undefined,
+    parent: ParentContext | undefined,
+    headers: Headers,
+  ): Promise<PublishReceipt> {
+    const span = startSpan(
+      `publish ${topic}`,
+      SpanKind.PRODUCER,
+      {
+        [ATTR.messagingSystem]: messagingSystemOf(this.transport.kind),
+        [ATTR.messagingOperationType]: 'publish',
+        [ATTR.messagingOperationName]: 'publish',
+        [ATTR.messagingDestinationName]: topic,
+        [ATTR.messagingRoutingKey]: topic,
+      },
+      parentContextOf(parent?.trace, options?.traceparent),
+    );
+    headers[HEADER.traceparent] = traceparentOf(span);
+    let receipt: PublishReceipt;
+    try {
+      receipt = await this.send(topic, payload, options, parent, headers);
+    } catch (err) {
+      failSpan(span, err);
+      span.end();
+      throw err;
+    }
+    span.setAttribute(ATTR.messagingMessageId, receipt.messageId);
+    span.end();
+    return receipt;
+  }
+
+  private send(
+    topic: string,
+    payload: unknown,
+    options: EmitOptions | undefined,
+    parent: ParentContext | undefined,
+    headers: Headers,
+  ): Promise<PublishReceipt> {
     const caller = parent?.caller;
     if (caller !== undefined && caller !== this.service) headers[HEADER.caller] = caller;
     const userToken = parent?.userToken;

@@ -1,3 +1,4 @@
+import type { Attributes } from '@opentelemetry/api';
 import {
   type IncomingRequest,
   InternalError,
@@ -9,10 +10,13 @@ import {
 } from '@switchyard/broker';
 import { RequestContext } from '../context/call-context.js';
 import type { ContextHost } from '../context/context-host.js';
-import { callerOf } from '../context/headers.js';
+import { callerOf, HEADER } from '../context/headers.js';
+import { parseTraceparent, type TraceContext } from '../context/trace-context.js';
 import { MethodBulkhead } from '../resilience/bulkhead.js';
 import { MethodRateLimiter } from '../resilience/rate-limit.js';
 import type { SchemaRegistry } from '../schemas/schema-registry.js';
+import { ATTR, RPC_SYSTEM } from '../telemetry/semconv.js';
+import { failSpan, remoteParent, SpanKind, startSpan, traceOfSpan, tracingOn, withSpan } from '../telemetry/spans.js';
 import { checkPayload } from './payload-check.js';
 import { OK, type ServiceMetrics } from './service-metrics.js';
 import type { ResolvedMethod } from './service-options.js';
@@ -29,6 +33,8 @@ export class MethodRunner {
   readonly bulkhead: MethodBulkhead;
   private readonly limiter: MethodRateLimiter | undefined;
   private readonly label: string;
+  private readonly spanName: string;
+  private readonly spanAttributes: Attributes;
 
   constructor(
     private readonly host: ContextHost,
@@ -37,6 +43,8 @@ export class MethodRunner {
     private readonly metrics: ServiceMetrics | undefined,
   ) {
     this.label = `${host.name}.${spec.name}`;
+    this.spanName = `${host.name}/${spec.name}`;
+    this.spanAttributes = { [ATTR.rpcSystem]: RPC_SYSTEM, [ATTR.rpcService]: host.name, [ATTR.rpcMethod]: spec.name };
     this.bulkhead = new MethodBulkhead(this.label, spec.maxConcurrent, spec.maxQueued);
     this.limiter = spec.rateLimit ? new MethodRateLimiter(this.label, spec.rateLimit) : undefined;
   }
@@ -46,11 +54,36 @@ export class MethodRunner {
     return { handler: (req) => this.handle(req) };
   }
 
-  private async handle(req: IncomingRequest): Promise<unknown> {
-    if (!this.metrics) return this.admit(req);
+  private handle(req: IncomingRequest): Promise<unknown> {
+    return tracingOn() ? this.traced(req) : this.measured(req, undefined);
+  }
+
+  /**
+   * A SERVER span over everything this instance does with the request (schema, admission,
+   * handler, reply check), child of the caller's span from `traceparent`; the handler runs
+   * with it active and sees it as `ctx.trace`.
+   */
+  private async traced(req: IncomingRequest): Promise<unknown> {
+    const header = req.headers[HEADER.traceparent];
+    const parent = remoteParent(header);
+    const span = startSpan(this.spanName, SpanKind.SERVER, this.spanAttributes, parent);
+    const trace = traceOfSpan(span, parseTraceparent(header)?.parentSpanId);
+    try {
+      const result = await withSpan(span, parent, () => this.measured(req, trace));
+      span.end();
+      return result;
+    } catch (err) {
+      failSpan(span, err);
+      span.end();
+      throw err;
+    }
+  }
+
+  private async measured(req: IncomingRequest, trace: TraceContext | undefined): Promise<unknown> {
+    if (!this.metrics) return this.admit(req, trace);
     const started = performance.now();
     try {
-      const result = await this.admit(req);
+      const result = await this.admit(req, trace);
       this.metrics.handled(this.spec.name, OK, (performance.now() - started) / 1000);
       return result;
     } catch (err) {
@@ -60,7 +93,7 @@ export class MethodRunner {
     }
   }
 
-  private async admit(req: IncomingRequest): Promise<unknown> {
+  private async admit(req: IncomingRequest, trace: TraceContext | undefined): Promise<unknown> {
     const spec = this.spec;
     if (spec.request !== undefined) checkPayload(this.schemas, spec.request, req.payload, 'request');
     if (req.redelivered && !spec.idempotent) {
@@ -70,11 +103,11 @@ export class MethodRunner {
       );
     }
     if (this.limiter) await this.limiter.take(callerOf(req.headers));
-    return this.bulkhead.run(() => this.invoke(req));
+    return this.bulkhead.run(() => this.invoke(req, trace));
   }
 
-  private async invoke(req: IncomingRequest): Promise<unknown> {
-    const ctx = new RequestContext(this.host, this.spec.name, req);
+  private async invoke(req: IncomingRequest, trace: TraceContext | undefined): Promise<unknown> {
+    const ctx = new RequestContext(this.host, this.spec.name, req, trace);
     let result: unknown;
     try {
       result = await this.spec.handler(req.payload, ctx);

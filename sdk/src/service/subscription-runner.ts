@@ -1,7 +1,11 @@
-import type { EventHandler, SubscribeOptions, Transport } from '@switchyard/broker';
+import type { EventHandler, IncomingEvent, SubscribeOptions, Transport } from '@switchyard/broker';
 import type { ContextHost } from '../context/context-host.js';
 import { IncomingEventContext } from '../context/event-context.js';
+import { HEADER } from '../context/headers.js';
+import { parseTraceparent } from '../context/trace-context.js';
 import type { SchemaRegistry } from '../schemas/schema-registry.js';
+import { ATTR, messagingSystemOf } from '../telemetry/semconv.js';
+import { failSpan, remoteParent, SpanKind, startSpan, traceOfSpan, tracingOn, withSpan } from '../telemetry/spans.js';
 import { checkPayload } from './payload-check.js';
 import type { ResolvedSubscription } from './service-options.js';
 
@@ -16,7 +20,11 @@ export function subscribeWith(
   spec: ResolvedSubscription,
   schemas: SchemaRegistry,
 ) {
-  const handler: EventHandler = (event) => spec.handler(event.payload, new IncomingEventContext(host, event));
+  const system = messagingSystemOf(transport.kind);
+  const handler: EventHandler = (event) =>
+    tracingOn()
+      ? traced(event, system, spec, host)
+      : spec.handler(event.payload, new IncomingEventContext(host, event));
   const options: SubscribeOptions = { group: spec.group };
   if (spec.schema !== undefined) {
     const id = spec.schema;
@@ -26,4 +34,42 @@ export function subscribeWith(
   if (spec.retry !== undefined) options.retry = spec.retry;
   if (spec.prefetch !== undefined) options.prefetch = spec.prefetch;
   return transport.subscribe(spec.topic, handler, options);
+}
+
+/**
+ * A CONSUMER span over one handler run (each delivery attempt has its own), child of the
+ * publisher's span from `traceparent`; the handler runs with it active.
+ */
+async function traced(
+  event: IncomingEvent,
+  system: string | undefined,
+  spec: ResolvedSubscription,
+  host: ContextHost,
+): Promise<void> {
+  const header = event.headers[HEADER.traceparent];
+  const parent = remoteParent(header);
+  const span = startSpan(
+    `process ${event.topic}`,
+    SpanKind.CONSUMER,
+    {
+      [ATTR.messagingSystem]: system,
+      [ATTR.messagingOperationType]: 'process',
+      [ATTR.messagingOperationName]: 'process',
+      [ATTR.messagingDestinationName]: event.topic,
+      [ATTR.messagingRoutingKey]: event.topic,
+      [ATTR.messagingMessageId]: event.id,
+      [ATTR.messagingConsumerGroup]: spec.group,
+      [ATTR.deliveryAttempt]: event.attempt,
+    },
+    parent,
+  );
+  const ctx = new IncomingEventContext(host, event, traceOfSpan(span, parseTraceparent(header)?.parentSpanId));
+  try {
+    await withSpan(span, parent, () => spec.handler(event.payload, ctx));
+    span.end();
+  } catch (err) {
+    failSpan(span, err);
+    span.end();
+    throw err;
+  }
 }
