@@ -15,19 +15,24 @@
  *   evaluated for the route, and the gateway's own service token plus the user's token
  *   forwarded to the upstream;
  * - express-hpm: express 5 + http-proxy-middleware with a keep-alive agent (what keeping
- *   express off the hot path avoids).
+ *   express off the hot path avoids);
+ * - gateway-traced: `gateway` with an OpenTelemetry tracer provider registered that records
+ *   every span (a SERVER and a CLIENT span per request) but exports none;
+ * - gateway-exported: the same, exporting over OTLP/HTTP (batched) to a sink process;
+ * - gateway-sampled: gateway-exported keeping one trace in ten (`parentbased_traceidratio`
+ *   0.1, as production usually runs). `ratio.tracing_*` compare these with `gateway` (tracing off).
  *
  * The load generator keeps 64 requests in flight on a keep-alive agent for a fixed time.
  * Rounds alternate the variants; each variant's figure is its best round. `ratio.gateway`
  * is gateway req/s over bare-http-proxy req/s (target >= 0.8).
  */
-import { type ChildProcess, spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { Agent, createServer, request } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import type { Dispatcher } from 'undici';
+import { otlpSinkRole } from './lib/otlp-sink-role.js';
+import { type Child, ready, spawnRole, stop } from './lib/role-process.js';
 import { type LatencySummary, median, pairedMedianRatio, ratio, summarizeLatencies } from './lib/stats.js';
 import type { SuiteReport } from './lib/suite.js';
 import { printTable } from './lib/table.js';
@@ -42,6 +47,9 @@ const ALL_VARIANTS = [
   'gateway-plain',
   'gateway-auth',
   'express-hpm',
+  'gateway-traced',
+  'gateway-exported',
+  'gateway-sampled',
 ] as const;
 type Variant = (typeof ALL_VARIANTS)[number];
 /** BENCH_GATEWAY_VARIANTS=a,b picks some (bare-http-proxy and gateway are always run: they make the ratio). */
@@ -154,8 +162,12 @@ async function expressRole(target: string): Promise<void> {
   ready((server.address() as AddressInfo).port);
 }
 
-/** `dev`: a dev JWT (HS256); `plain`: no auth, no rate limit; `auth`: Switchyard auth on. */
-type GatewayMode = 'dev' | 'plain' | 'auth';
+/**
+ * `dev`: a dev JWT (HS256); `plain`: no auth, no rate limit; `auth`: Switchyard auth on;
+ * `traced` / `exported` / `sampled`: `dev` with tracing recording only / exporting every
+ * trace / one in ten to BENCH_OTLP_SINK.
+ */
+type GatewayMode = 'dev' | 'plain' | 'auth' | 'traced' | 'exported' | 'sampled';
 
 /** An auth service in this process, with the gateway's account and the bench user's token. */
 async function benchAuth(logger: import('pino').Logger) {
@@ -172,6 +184,20 @@ async function benchAuth(logger: import('pino').Logger) {
 
 async function gatewayRole(target: string, mode: GatewayMode): Promise<void> {
   const plain = mode === 'plain';
+  if (mode === 'traced' || mode === 'exported' || mode === 'sampled') {
+    const { startTracing } = await import('@switchyard/sdk');
+    await startTracing(
+      // As the gateway's main starts it: no async context manager.
+      mode === 'traced'
+        ? { recordOnly: true, asyncContext: false }
+        : {
+            // The sampler is read by the OTel SDK from process.env (set for the sampled role).
+            env: { OTEL_EXPORTER_OTLP_ENDPOINT: process.env.BENCH_OTLP_SINK },
+            serviceName: 'bench-gateway',
+            asyncContext: false,
+          },
+    );
+  }
   const { createGateway, devJwtVerifierOptions, MemoryRouteSource } = await import('@switchyard/gateway');
   const { createInfrastructure } = await import('@switchyard/sdk');
   const { pino } = await import('pino');
@@ -261,72 +287,10 @@ async function loadRole(): Promise<void> {
 
 function noop(): void {}
 
-function ready(port: number, extra?: string): void {
-  // CPU time (user + system) so far, on request: the steadiest figure on a busy machine.
-  process.on('SIGUSR2', () => {
-    const u = process.cpuUsage();
-    process.stdout.write(`CPU ${u.user + u.system}\n`);
-  });
-  process.stdout.write(`READY ${port}${extra === undefined ? '' : ` ${extra}`}\n`);
-  process.once('SIGTERM', () => process.exit(0));
-}
-
 // ---------------------------------------------------------------------------------
 // The suite (bench process)
 
-interface Child {
-  proc: ChildProcess;
-  /** First value the child printed after `READY` or `RESULT`. */
-  line: Promise<string>;
-  /** The child's CPU time so far (µs); servers only. */
-  cpuMicros(): Promise<number>;
-}
-
-function child(role: string, env: Record<string, string>): Child {
-  const proc = spawn(process.execPath, ['--conditions=source', '--import', 'tsx', SELF], {
-    env: { ...process.env, ...env, [ROLE_ENV]: role },
-    stdio: ['ignore', 'pipe', 'inherit'],
-  });
-  const cpuWaiters: Array<(us: number) => void> = [];
-  const line = new Promise<string>((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`${role}: no answer within 60 s`)), 60_000);
-    createInterface({ input: proc.stdout! }).on('line', (l) => {
-      if (l.startsWith('CPU ')) {
-        cpuWaiters.shift()?.(Number(l.slice(4)));
-        return;
-      }
-      const m = /^(READY|RESULT) (.*)$/.exec(l);
-      if (m) {
-        clearTimeout(timer);
-        resolve(m[2]!);
-      } else console.log(`[${role}] ${l}`);
-    });
-    proc.once('exit', (code) => {
-      clearTimeout(timer);
-      reject(new Error(`${role} exited (code ${code}) before answering`));
-    });
-  });
-  line.catch(() => {});
-  const cpuMicros = () =>
-    new Promise<number>((resolve, reject) => {
-      const timer = setTimeout(() => reject(new Error(`${role}: no CPU figure`)), 5_000);
-      cpuWaiters.push((us) => {
-        clearTimeout(timer);
-        resolve(us);
-      });
-      proc.kill('SIGUSR2');
-    });
-  return { proc, line, cpuMicros };
-}
-
-async function stop(c: Child): Promise<void> {
-  if (c.proc.exitCode !== null || c.proc.signalCode !== null) return;
-  const exited = new Promise((r) => c.proc.once('exit', r));
-  c.proc.kill('SIGTERM');
-  const t = setTimeout(() => c.proc.kill('SIGKILL'), 5_000);
-  await exited;
-  clearTimeout(t);
-}
+const child = (role: string, env: Record<string, string>): Child => spawnRole(SELF, ROLE_ENV, role, env);
 
 async function load(url: string, headers: Record<string, string>): Promise<LoadResult> {
   const c = child('load', { BENCH_URL: url, BENCH_HEADERS: JSON.stringify(headers) });
@@ -357,7 +321,16 @@ export async function runGateway(): Promise<SuiteReport> {
       'gateway-plain': { url: '', headers: {}, server: upstream },
       'gateway-auth': { url: '', headers: {}, server: upstream },
       'express-hpm': { url: '', headers: {}, server: upstream },
+      'gateway-traced': { url: '', headers: { authorization: `Bearer ${token}` }, server: upstream },
+      'gateway-exported': { url: '', headers: { authorization: `Bearer ${token}` }, server: upstream },
+      'gateway-sampled': { url: '', headers: { authorization: `Bearer ${token}` }, server: upstream },
     };
+    let sinkUrl = '';
+    if (VARIANTS.includes('gateway-exported') || VARIANTS.includes('gateway-sampled')) {
+      const sink = child('otlp-sink', {});
+      children.push(sink);
+      sinkUrl = `http://127.0.0.1:${await sink.line}`;
+    }
     for (const [variant, role, path] of [
       ['bare-http-proxy', 'bare-proxy', '/item'],
       ['undici-proxy', 'undici', '/item'],
@@ -365,9 +338,22 @@ export async function runGateway(): Promise<SuiteReport> {
       ['gateway-plain', 'gateway-plain', '/bench/item'],
       ['gateway-auth', 'gateway-auth', '/bench/item'],
       ['express-hpm', 'express', '/item'],
+      ['gateway-traced', 'gateway-traced', '/bench/item'],
+      ['gateway-exported', 'gateway-exported', '/bench/item'],
+      ['gateway-sampled', 'gateway-sampled', '/bench/item'],
     ] as const) {
       if (!VARIANTS.includes(variant)) continue;
-      const c = child(role, { BENCH_TARGET: target, SWITCHYARD_DEV_JWT_SECRET: secret });
+      const c = child(role, {
+        BENCH_TARGET: target,
+        SWITCHYARD_DEV_JWT_SECRET: secret,
+        BENCH_OTLP_SINK: sinkUrl,
+        // A queue deep enough for ~16k spans/s between exports every 200 ms: spans are sent, not dropped.
+        OTEL_BSP_MAX_QUEUE_SIZE: '16384',
+        OTEL_BSP_SCHEDULE_DELAY: '200',
+        ...(variant === 'gateway-sampled'
+          ? { OTEL_TRACES_SAMPLER: 'parentbased_traceidratio', OTEL_TRACES_SAMPLER_ARG: '0.1' }
+          : {}),
+      });
       children.push(c);
       const [port, userToken] = (await c.line).split(' ');
       servers[variant].url = `http://127.0.0.1:${port}${path}`;
@@ -383,6 +369,9 @@ export async function runGateway(): Promise<SuiteReport> {
       'gateway-plain': [],
       'gateway-auth': [],
       'express-hpm': [],
+      'gateway-traced': [],
+      'gateway-exported': [],
+      'gateway-sampled': [],
     };
     for (let round = 1; round <= ROUNDS; round++) {
       for (const v of VARIANTS) {
@@ -420,6 +409,23 @@ export async function runGateway(): Promise<SuiteReport> {
     // CPU per request barely moves with other load on the machine: bare ÷ ours, so higher is better like req/s.
     const minCpu = (v: Variant) => Math.min(...rounds[v].map((r) => r.cpuPerRequestUs!));
     ratios.gateway_cpu = ratio(minCpu('bare-http-proxy'), minCpu('gateway'));
+    // Tracing: each traced variant against the same gateway with tracing off.
+    const tracingRows: Array<[string, Variant]> = [
+      ['tracing_record_only', 'gateway-traced'],
+      ['tracing_exported', 'gateway-exported'],
+      ['tracing_sampled_10pct', 'gateway-sampled'],
+    ];
+    for (const [name, v] of tracingRows) {
+      if (!VARIANTS.includes(v)) continue;
+      ratios[name] = ratio(best(v).perSecond, best('gateway').perSecond);
+      ratios[`${name}_paired_median`] = pairedMedianRatio(rounds.gateway, rounds[v], (r) => r.perSecond);
+      ratios[`${name}_cpu`] = ratio(minCpu('gateway'), minCpu(v));
+    }
+    if (sinkUrl !== '') {
+      const stats = (await (await fetch(`${sinkUrl}/stats`)).json()) as { posts: number; bytes: number };
+      figures.otlp_sink = stats;
+      console.log(`OTLP sink received ${stats.posts} POSTs, ${Math.round(stats.bytes / 1024)} KiB of spans`);
+    }
     printTable(
       `gateway: req/s at concurrency ${CONCURRENCY}, keep-alive, best of ${ROUNDS} rounds of ${DURATION_MS} ms`,
       ['variant', 'req/s', 'p50 ms', 'p99 ms', 'vs bare http-proxy', 'CPU µs/req'],
@@ -445,9 +451,16 @@ export async function runGateway(): Promise<SuiteReport> {
         gateway: '>= 0.8 (gateway req/s / bare http-proxy req/s)',
         'gateway-auth': '>= 0.8 (gateway with Switchyard auth on req/s / bare http-proxy req/s)',
         gateway_cpu: 'information (bare http-proxy CPU per request / gateway CPU per request)',
+        tracing_record_only: '>= 0.95 (gateway with spans recorded, no exporter / gateway with tracing off)',
+        tracing_exported: '>= 0.85 (gateway exporting spans over OTLP/HTTP to a local sink / tracing off)',
+        tracing_sampled_10pct: 'information (the same, one trace in ten sampled / tracing off)',
       },
       // With auth on (gateway-auth) the edge must still keep 0.8x bare http-proxy.
-      met: ratios.gateway! >= 0.8 && (ratios['gateway-auth'] === undefined || ratios['gateway-auth'] >= 0.8),
+      met:
+        ratios.gateway! >= 0.8 &&
+        (ratios['gateway-auth'] === undefined || ratios['gateway-auth'] >= 0.8) &&
+        (ratios.tracing_record_only === undefined || ratios.tracing_record_only >= 0.95) &&
+        (ratios.tracing_exported === undefined || ratios.tracing_exported >= 0.85),
     };
   } finally {
     await Promise.all(children.map(stop));
@@ -470,6 +483,10 @@ if (role !== undefined) {
     gateway: () => gatewayRole(target, 'dev'),
     'gateway-plain': () => gatewayRole(target, 'plain'),
     'gateway-auth': () => gatewayRole(target, 'auth'),
+    'gateway-traced': () => gatewayRole(target, 'traced'),
+    'gateway-exported': () => gatewayRole(target, 'exported'),
+    'gateway-sampled': () => gatewayRole(target, 'sampled'),
+    'otlp-sink': otlpSinkRole,
     load: loadRole,
   };
   roles[role]!().catch((err: unknown) => {

@@ -17,6 +17,11 @@ dead-letter rules of protocol §3. It prints one JSON line per event it handles:
 An event whose payload has `"fail": true` makes the handler fail (so retries and the
 dead-letter queue can be observed); a payload that is not a JSON object is invalid.
 
+Tracing: every request and event handled here is a span of the caller's W3C trace (a new
+span id whose parent is the one in `traceparent`; replies carry this service's span). With
+OTEL_EXPORTER_OTLP_ENDPOINT or OTEL_EXPORTER_OTLP_TRACES_ENDPOINT set, the spans are posted
+as OTLP/HTTP JSON from a background thread, with the standard library only.
+
 Prints `READY` once consuming; exits 0 on SIGTERM/SIGINT after closing the connection.
 """
 
@@ -24,9 +29,13 @@ import argparse
 import datetime
 import json
 import os
+import queue
+import re
 import signal
 import sys
+import threading
 import time
+import urllib.request
 
 import pika
 
@@ -81,6 +90,131 @@ def decode_json(props, body):
     except (UnicodeDecodeError, ValueError) as err:
         raise ServiceError('INVALID_ARGUMENT', f'payload is not valid {JSON_TYPE}: {err}',
                            {'contentType': JSON_TYPE}) from None
+
+
+# ---------------------------------------------------------------------------------
+# Tracing (W3C trace context; OTLP/HTTP JSON export)
+
+TRACEPARENT = re.compile(r'^([0-9a-f]{2})-([0-9a-f]{32})-([0-9a-f]{16})-([0-9a-f]{2})(-.*)?$')
+SPAN_SERVER, SPAN_CONSUMER = 2, 5  # OTLP span kinds
+STATUS_ERROR = 2
+
+
+class Span:
+    """One unit of work here, in the caller's trace when its traceparent is valid."""
+
+    def __init__(self, name, kind, traceparent, attributes):
+        m = TRACEPARENT.match(traceparent or '')
+        valid = (m is not None and m.group(1) != 'ff' and m.group(2) != '0' * 32
+                 and m.group(3) != '0' * 16 and not (m.group(1) == '00' and m.group(5)))
+        if valid:
+            self.trace_id, self.parent_id, self.flags = m.group(2), m.group(3), m.group(4)
+        else:
+            # Start a trace; sampled only when something records it.
+            self.trace_id, self.parent_id = os.urandom(16).hex(), None
+            self.flags = '01' if EXPORTER.enabled else '00'
+        self.span_id = os.urandom(8).hex()
+        self.name = name
+        self.kind = kind
+        self.attributes = dict(attributes)
+        self.error = None
+        self.start_ns = time.time_ns()
+
+    def traceparent(self):
+        """The header that makes this span the parent of the next hop."""
+        return f'00-{self.trace_id}-{self.span_id}-{self.flags}'
+
+    def fail(self, code, message):
+        self.attributes['error.type'] = code
+        self.error = message
+
+    def end(self):
+        if int(self.flags, 16) & 1:
+            EXPORTER.submit(self, time.time_ns())
+
+
+def otlp_value(v):
+    if isinstance(v, bool):
+        return {'boolValue': v}
+    if isinstance(v, int):
+        return {'intValue': str(v)}
+    return {'stringValue': str(v)}
+
+
+class OtlpExporter:
+    """Posts ended spans in batches to an OTLP/HTTP traces endpoint; a no-op without one."""
+
+    def __init__(self, env):
+        endpoint = env.get('OTEL_EXPORTER_OTLP_TRACES_ENDPOINT')
+        if not endpoint and env.get('OTEL_EXPORTER_OTLP_ENDPOINT'):
+            endpoint = env['OTEL_EXPORTER_OTLP_ENDPOINT'].rstrip('/') + '/v1/traces'
+        disabled = env.get('OTEL_SDK_DISABLED', '').lower() == 'true' or env.get('OTEL_TRACES_EXPORTER') == 'none'
+        self.endpoint = None if disabled else endpoint
+        self.enabled = bool(self.endpoint)
+        self.service = env.get('OTEL_SERVICE_NAME') or 'inventory'
+        self.queue = queue.Queue(maxsize=4096)
+        self.thread = None
+        if self.enabled:
+            self.thread = threading.Thread(target=self.run, name='otlp-exporter', daemon=True)
+            self.thread.start()
+
+    def submit(self, span, end_ns):
+        if not self.enabled:
+            return
+        try:
+            self.queue.put_nowait((span, end_ns))
+        except queue.Full:
+            pass  # Never slow the service down for its traces: drop the span.
+
+    def run(self):
+        while True:
+            item = self.queue.get()
+            if item is None:
+                return
+            batch = [item]
+            # Whatever else ended meanwhile goes in the same POST.
+            while len(batch) < 512:
+                try:
+                    nxt = self.queue.get(timeout=0.05)
+                except queue.Empty:
+                    break
+                if nxt is None:
+                    self.post(batch)
+                    return
+                batch.append(nxt)
+            self.post(batch)
+
+    def post(self, batch):
+        spans = []
+        for span, end_ns in batch:
+            out = {
+                'traceId': span.trace_id, 'spanId': span.span_id, 'name': span.name, 'kind': span.kind,
+                'startTimeUnixNano': str(span.start_ns), 'endTimeUnixNano': str(end_ns),
+                'attributes': [{'key': k, 'value': otlp_value(v)} for k, v in span.attributes.items()],
+                'status': {'code': STATUS_ERROR, 'message': span.error} if span.error else {},
+            }
+            if span.parent_id:
+                out['parentSpanId'] = span.parent_id
+            spans.append(out)
+        body = {'resourceSpans': [{
+            'resource': {'attributes': [{'key': 'service.name', 'value': {'stringValue': self.service}}]},
+            'scopeSpans': [{'scope': {'name': 'switchyard-python-example'}, 'spans': spans}],
+        }]}
+        req = urllib.request.Request(self.endpoint, json.dumps(body).encode(), method='POST',
+                                     headers={'content-type': 'application/json'})
+        try:
+            urllib.request.urlopen(req, timeout=5).close()
+        except OSError as err:
+            print(f'could not export {len(spans)} spans to {self.endpoint}: {err}', file=sys.stderr)
+
+    def close(self):
+        """Send what is queued (bounded wait), then stop."""
+        if self.thread is not None:
+            self.queue.put(None)
+            self.thread.join(timeout=5)
+
+
+EXPORTER = OtlpExporter(os.environ)
 
 
 # ---------------------------------------------------------------------------------
@@ -164,8 +298,11 @@ class RpcServer:
             if expired:
                 ch.basic_ack(method.delivery_tag)  # the caller has given up
                 return
+        name = header(props, 'x-method')
+        span = Span(f'{self.service}/{name or "?"}', SPAN_SERVER, header(props, 'traceparent'), {
+            'rpc.system': 'switchyard', 'rpc.service': self.service, 'rpc.method': name or '',
+            'messaging.system': 'rabbitmq'})
         try:
-            name = header(props, 'x-method')
             if not name:
                 raise ServiceError('INVALID_ARGUMENT', 'request has no x-method header')
             payload = decode_json(props, body)
@@ -176,21 +313,22 @@ class RpcServer:
                 # A streaming call (protocol §5) to a unary method: every method here is unary.
                 raise ServiceError('FAILED_PRECONDITION', f'{self.service}.{name} is unary, not streaming')
             result = handler(payload, props)
-            self.reply(props, 'ok', json.dumps(result).encode())
+            self.reply(props, 'ok', json.dumps(result).encode(), span)
         except ServiceError as err:
-            self.reply(props, 'error', json.dumps(err.body()).encode())
+            span.fail(err.code, err.message)
+            self.reply(props, 'error', json.dumps(err.body()).encode(), span)
         except Exception as err:  # noqa: BLE001 - a bug must still answer the caller
             print(f'{self.service}: handler crashed: {err!r}', file=sys.stderr)
+            span.fail('INTERNAL', 'internal error')
             body = {'code': 'INTERNAL', 'message': 'internal error', 'retryable': False}
-            self.reply(props, 'error', json.dumps(body).encode())
+            self.reply(props, 'error', json.dumps(body).encode(), span)
         # Ack only after replying: a server dying mid-call lets another instance take it.
         ch.basic_ack(method.delivery_tag)
+        span.end()
 
-    def reply(self, props, status, body):
-        headers = {'x-status': status}
-        traceparent = header(props, 'traceparent')
-        if traceparent:
-            headers['traceparent'] = traceparent
+    def reply(self, props, status, body, span):
+        # The reply continues the trace from this service's span.
+        headers = {'x-status': status, 'traceparent': span.traceparent()}
         # Every reply this service sends is JSON: the only codec it speaks.
         self.ch.basic_publish('', props.reply_to, body, pika.BasicProperties(
             correlation_id=props.correlation_id, content_type=JSON_TYPE, headers=headers))
@@ -204,6 +342,7 @@ class Subscriber:
     def __init__(self, channel, namespace, group, pattern, queue_type, retry):
         self.ch = channel
         self.ns = namespace
+        self.group = group
         self.pattern = pattern
         self.queue = f'{namespace}.events.{group}.{pattern}'
         self.dlq = f'{self.queue}.dlq'
@@ -243,14 +382,21 @@ class Subscriber:
         if not isinstance(payload, dict):
             err = invalid('event', [{'pointer': '', 'message': 'must be an object'}])
             return self.dead_letter(method, props, body, topic, 'invalid', err, attempt)
+        span = Span(f'process {topic}', SPAN_CONSUMER, header(props, 'traceparent'), {
+            'messaging.system': 'rabbitmq', 'messaging.operation.type': 'process',
+            'messaging.destination.name': topic, 'messaging.consumer.group.name': self.group,
+            'messaging.message.id': props.message_id or '', 'switchyard.delivery.attempt': attempt})
         try:
             self.handle(topic, method, props, payload, attempt)
         except Exception as exc:  # noqa: BLE001 - any handler failure is retried
             err = exc if isinstance(exc, ServiceError) else ServiceError('INTERNAL', str(exc))
+            span.fail(err.code, err.message)
+            span.end()
             if attempt < self.retry['attempts']:
                 return self.retry_later(method, props, body, topic, attempt)
             return self.dead_letter(method, props, body, topic, 'handler-failed', err, attempt)
         ch.basic_ack(method.delivery_tag)
+        span.end()
 
     def handle(self, topic, method, props, payload, attempt):
         line = {
@@ -366,6 +512,7 @@ def main(argv):
     if sub is not None:
         sub.ch.basic_cancel(sub.tag)
     conn.close()
+    EXPORTER.close()
     return 0
 
 

@@ -14,7 +14,9 @@ let gateway: Gateway;
 let tracing: Tracing;
 try {
   // Before the gateway: its first spans need the provider. Off unless OTEL_* ask for traces.
-  tracing = await startTracing({ serviceName: 'switchyard-gateway' });
+  // No async context: the gateway hands every span its parent, and on Node 20 an
+  // AsyncLocalStorage context manager would put a hook on every promise of the proxy path.
+  tracing = await startTracing({ serviceName: 'switchyard-gateway', asyncContext: false });
   gateway = createGateway();
 } catch (err) {
   // A configuration mistake: one clear line, no stack.

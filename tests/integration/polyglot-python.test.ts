@@ -21,6 +21,7 @@ import {
 } from '@switchyard/sdk';
 import amqplib from 'amqplib';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import { type OtlpSink, startOtlpSink } from '../fixtures/otlp-sink.js';
 import { uniqueNamespace } from '../harness/servers.js';
 
 /** Debian's interpreter: the one python3-pika is installed for (not a pyenv python3 on PATH). */
@@ -144,6 +145,7 @@ const PLACE_REQUEST = {
 };
 
 let py: PythonService;
+let sink: OtlpSink;
 let schemas: SchemaRegistry;
 let ts: AmqpTransport;
 let server: Server;
@@ -188,10 +190,12 @@ beforeAll(async () => {
     },
     { group: 'ts-audit', retry: { initialDelayMs: 100, attempts: 3 } },
   );
+  // Python exports its spans here (OTLP/HTTP JSON), as it would to a collector.
+  sink = await startOtlpSink();
   // Python: same namespace, same retry delay (so both declare `<ns>.delay.100`: it must match).
   py = await PythonService.start(
     ['--subscribe', 'stock.*', '--group', 'py', '--attempts', '2', '--initial-delay-ms', '100'],
-    env,
+    { ...env, OTEL_EXPORTER_OTLP_ENDPOINT: sink.url, OTEL_SERVICE_NAME: 'inventory-py' },
   );
 });
 
@@ -201,6 +205,7 @@ afterAll(async () => {
   await server?.close();
   await ts?.close();
   await schemas?.close();
+  await sink?.close();
   const queues = ['events.py.stock.*', 'events.ts-audit.orders.*'].flatMap((q) => [q, `${q}.dlq`]);
   const delays = ['delay.100', 'delay.200']; // the TS subscriber declares one per retry it may make
   await deleteNamespace(namespace, [...queues, ...delays], ['events', 'rpc', ...delays]);
@@ -286,6 +291,69 @@ describe('TypeScript calls a Python method (AmqpTransport.call)', () => {
     await expect(
       ts.call('inventory', 'whoami', {}, { headers: { 'x-caller': 'alice', traceparent } }),
     ).resolves.toMatchObject({ 'x-caller': 'alice', traceparent });
+  });
+});
+
+describe('Python continues the trace', () => {
+  const traceId = 'c0ffee00000000000000000000000001';
+  it("a call makes a SERVER span of the caller's trace, child of the caller's span, exported over OTLP", async () => {
+    await ts.call(
+      'inventory',
+      'reserve',
+      { sku: 'A-1', qty: 1 },
+      { headers: { traceparent: `00-${traceId}-1111111111111111-01` } },
+    );
+    await expect(
+      ts.call('inventory', 'fail', {}, { headers: { traceparent: `00-${traceId}-2222222222222222-01` } }),
+    ).rejects.toMatchObject({ code: 'FAILED_PRECONDITION' });
+    const ok = await eventually(() => sink.spans.find((s) => s.parentSpanId === '1111111111111111'));
+    expect(ok).toMatchObject({
+      service: 'inventory-py',
+      traceId,
+      name: 'inventory/reserve',
+      kind: 2,
+      statusCode: 0,
+      attributes: { 'rpc.system': 'switchyard', 'rpc.method': 'reserve', 'messaging.system': 'rabbitmq' },
+    });
+    expect(ok.spanId).toMatch(/^[0-9a-f]{16}$/);
+    expect(ok.spanId).not.toBe('1111111111111111');
+    const failed = await eventually(() => sink.spans.find((s) => s.parentSpanId === '2222222222222222'));
+    expect(failed).toMatchObject({ traceId, statusCode: 2, attributes: { 'error.type': 'FAILED_PRECONDITION' } });
+  });
+
+  it("an event makes a CONSUMER span under the publisher's span; an unsampled trace is not exported", async () => {
+    await ts.publish(
+      'stock.low',
+      { sku: 'T-1', left: 2 },
+      { headers: { traceparent: `00-${traceId}-3333333333333333-01` } },
+    );
+    const consumer = await eventually(() => sink.spans.find((s) => s.parentSpanId === '3333333333333333'));
+    expect(consumer).toMatchObject({
+      traceId,
+      name: 'process stock.low',
+      kind: 5,
+      attributes: { 'messaging.operation.type': 'process', 'messaging.consumer.group.name': 'py' },
+    });
+    // Flags 00: the caller did not sample this trace, so Python records nothing of it.
+    const { messageId } = await ts.publish(
+      'stock.low',
+      { sku: 'T-2', left: 1 },
+      {
+        headers: { traceparent: `00-${traceId}-4444444444444444-00` },
+      },
+    );
+    await eventually(() => py.events.find((e) => e.id === messageId));
+    const sampledAfter = await ts.publish(
+      'stock.low',
+      { sku: 'T-3', left: 1 },
+      {
+        headers: { traceparent: `00-${traceId}-5555555555555555-01` },
+      },
+    );
+    await eventually(() => py.events.find((e) => e.id === sampledAfter.messageId));
+    // The later, sampled one has arrived: the unsampled one, handled before it, would have too.
+    await eventually(() => sink.spans.find((s) => s.parentSpanId === '5555555555555555'));
+    expect(sink.spans.find((s) => s.parentSpanId === '4444444444444444')).toBeUndefined();
   });
 });
 

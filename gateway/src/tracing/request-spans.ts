@@ -25,7 +25,6 @@ export function startRequestSpan(req: IncomingMessage, path: string, start: numb
         [ATTR.httpRequestMethod]: method,
         [ATTR.urlPath]: path,
         [ATTR.urlScheme]: (req.socket as { encrypted?: boolean }).encrypted ? 'https' : 'http',
-        [ATTR.userAgent]: req.headers['user-agent'],
       },
     },
     remoteParent(single(req.headers.traceparent)),

@@ -18,6 +18,14 @@ export interface TracingOptions {
    * any exporter (the benchmark's "on, no exporter" row). Default false.
    */
   recordOnly?: boolean;
+  /**
+   * Register an AsyncLocalStorage context manager, so that `context.active()` follows the
+   * async flow: user code that opens spans inside a handler nests them under the handler's
+   * span, and a `service.call()` made under another library's active span continues it.
+   * Default true. Switchyard's own spans never need it (they pass their parent explicitly),
+   * and on Node 20 it costs every promise a hook: the gateway's main turns it off.
+   */
+  asyncContext?: boolean;
 }
 
 /** A registered tracer provider, or the record that none was. */
@@ -66,7 +74,8 @@ export async function startTracing(options: TracingOptions = {}): Promise<Tracin
   }
   const resource = resources.resourceFromAttributes(tracingResourceAttributes(env, options.serviceName));
   const provider = new node.NodeTracerProvider({ resource, spanProcessors: processors });
-  provider.register();
+  // null: no context manager at all (the API's no-op one stays), rather than the default ALS one.
+  provider.register(options.asyncContext === false ? { contextManager: null } : {});
   let closed: Promise<void> | undefined;
   return {
     enabled: true,
