@@ -16,6 +16,7 @@ export {
 } from './etcd-keys.js';
 export { EtcdSchemaSource, type EtcdSchemaSourceOptions } from './etcd-source.js';
 export { MemorySchemaSource } from './memory-source.js';
+export { type BundleOptions, bundleSchemas, componentName, type SchemaBundle } from './schema-bundle.js';
 export {
   type CompileResult,
   compileSchemas,
@@ -30,7 +31,6 @@ export {
   schemaIncompatibleError,
   schemaInvalidError,
 } from './schema-errors.js';
-export { type BundleOptions, bundleSchemas, componentName, type SchemaBundle } from './schema-bundle.js';
 export { type LoadDirectoryOptions, loadSchemaDirectory, parseSchemaText } from './schema-loader.js';
 export {
   DEFAULT_CONFLICT_RETRIES,
