@@ -1,4 +1,10 @@
 export * from '@switchyard/broker';
+export {
+  type AsyncApiDocument,
+  type AsyncApiResult,
+  type AsyncApiSources,
+  buildAsyncApi,
+} from './asyncapi/asyncapi-document.js';
 export * from './auth/index.js';
 export * from './cache/index.js';
 export {

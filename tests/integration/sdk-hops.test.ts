@@ -168,13 +168,23 @@ describe('across hops', () => {
     await expect(b.emit('sdk.hop.loose', { any: 'thing' })).rejects.toMatchObject({ code: 'UNROUTABLE' });
   });
 
-  it('registers methods, events and schema ids', () => {
+  it('registers methods, events, event schema ids and subscription groups', () => {
     const [rec] = infra.registry.view().instances('sdk-hop-b');
     expect(rec?.methods.relay).toEqual({ idempotent: false });
-    expect(rec?.events).toEqual({ emits: ['sdk.hop.done', 'sdk.hop.loose'], subscribes: [] });
+    // A topic declared with `null` has no schema: it is left out of `schemas`, not written as null.
+    expect(rec?.events).toEqual({
+      emits: ['sdk.hop.done', 'sdk.hop.loose'],
+      subscribes: [],
+      schemas: { 'sdk.hop.done': SDK_SCHEMA.hopEvent },
+      subscriptions: [],
+    });
     expect(rec?.metadata['emits.sdk.hop.done']).toBe(SDK_SCHEMA.hopEvent);
     const [sub] = infra.registry.view().instances('sdk-hop-d');
     expect(sub?.events.subscribes).toEqual(['sdk.hop.done']);
+    // No `group` given: the group is the service's name.
+    expect(sub?.events.subscriptions).toEqual([
+      { topic: 'sdk.hop.done', group: 'sdk-hop-d', schema: SDK_SCHEMA.hopEvent },
+    ]);
   });
 
   it('reads schemas published to etcd when SWITCHYARD_SCHEMAS=etcd', async () => {

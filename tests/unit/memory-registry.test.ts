@@ -162,6 +162,45 @@ describe('instance record', () => {
     expect(() => parseServiceInstance([])).toThrow(expect.objectContaining({ code: 'INVALID_ARGUMENT' }));
   });
 
+  it('reads the event schemas and subscription groups, and old records without them', () => {
+    const events = {
+      emits: ['orders.created'],
+      subscribes: ['payments.*'],
+      schemas: { 'orders.created': 'orders.created.event' },
+      subscriptions: [{ topic: 'payments.*', group: 'billing', schema: 'payments.event', later: true }],
+    };
+    const inst = parseServiceInstance({ ...valid, events });
+    expect(inst.events).toEqual({
+      ...events,
+      subscriptions: [{ topic: 'payments.*', group: 'billing', schema: 'payments.event' }],
+    });
+    // A record from before the fields keeps exactly what it had: absent, not empty.
+    const old = parseServiceInstance({ ...valid, events: { emits: ['orders.created'], subscribes: [] } });
+    expect(old.events).toEqual({ emits: ['orders.created'], subscribes: [] });
+    expect('schemas' in old.events).toBe(false);
+
+    const r = checkServiceInstance({
+      ...valid,
+      events: {
+        schemas: { 'orders.created': '' },
+        subscriptions: [{ topic: 'a' }, 'x', { topic: 'b', group: 'g', schema: 3 }],
+      },
+    });
+    const pointers = r.ok ? [] : r.violations.map((v) => v.pointer);
+    expect(pointers.sort()).toEqual(
+      [
+        '/events/schemas/orders.created',
+        '/events/subscriptions/0/group',
+        '/events/subscriptions/1',
+        '/events/subscriptions/2/schema',
+      ].sort(),
+    );
+    expect(checkServiceInstance({ ...valid, events: { schemas: [], subscriptions: {} } })).toMatchObject({
+      ok: false,
+      violations: [{ pointer: '/events/schemas' }, { pointer: '/events/subscriptions' }],
+    });
+  });
+
   it('keeps a "__proto__" method name as a plain key', () => {
     const inst = parseServiceInstance(JSON.parse(JSON.stringify(valid).replace('"get"', '"__proto__"')));
     expect(Object.keys(inst.methods)).toEqual(['__proto__']);

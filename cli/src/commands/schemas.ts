@@ -11,10 +11,11 @@ import {
 } from '@switchyard/sdk';
 import type { Command } from 'commander';
 import type { CommandContext } from '../context.js';
-import { parsePositiveInt } from '../input/durations.js';
+import { collect, parsePositiveInt } from '../input/durations.js';
 import { UnreachableError, UsageError } from '../output/cli-errors.js';
 import type { CliIo } from '../output/io.js';
 import { renderTable } from '../output/table.js';
+import { asyncApiFromEtcd } from '../schemas/asyncapi-from-etcd.js';
 import { readOnlyEtcd } from '../schemas/read-only-etcd.js';
 import { action, examples } from './command-kit.js';
 
@@ -23,12 +24,13 @@ const DEFAULT_DIR = 'schemas';
 export function registerSchemasCommand(program: Command, io: CliIo): void {
   const schemas = program
     .command('schemas')
-    .summary('push, check, list and get JSON Schemas')
+    .summary('push, check, list and get JSON Schemas; print the AsyncAPI of events and RPC')
     .description('publish, check and list the JSON Schemas in etcd');
   examples(schemas, [
     'switchyard schemas check',
     'switchyard schemas push schemas/ --dry-run',
     'switchyard schemas list',
+    'switchyard schemas asyncapi > asyncapi.json',
   ]);
 
   examples(
@@ -84,6 +86,28 @@ export function registerSchemasCommand(program: Command, io: CliIo): void {
     [
       'switchyard schemas get https://schemas.switchyard.dev/orders/order.create.request.json',
       'switchyard schemas get https://schemas.switchyard.dev/orders/order.create.request.json 1 --json',
+    ],
+  );
+
+  examples(
+    schemas
+      .command('asyncapi')
+      .summary('print the AsyncAPI 3.0 description of the events and RPC methods')
+      .description(
+        'print an AsyncAPI 3.0 document of what the registered instances declare: a channel per event topic, send operations for emitters, receive operations (with group queues) for subscribers, RPC methods with their replies, payloads from the schemas in etcd; what it cannot describe is warned about on stderr',
+      )
+      .option('--schemas <dir>', 'read schemas from this directory instead of etcd')
+      .option('--title <text>', 'info.title', 'Switchyard events and RPC')
+      .option('--service <name>', 'only this service (repeatable, or a comma list)', collect)
+      .action(
+        action<{ schemas?: string; title: string; service?: string[] }>(io, async (ctx, _args, opts) =>
+          ctx.outJson(await asyncApiFromEtcd(ctx, opts)),
+        ),
+      ),
+    [
+      'switchyard schemas asyncapi > asyncapi.json',
+      'switchyard schemas asyncapi --service orders,billing --schemas schemas/',
+      'SWITCHYARD_AMQP=amqp://rabbit:5672 switchyard schemas asyncapi   # with the broker as server',
     ],
   );
 }

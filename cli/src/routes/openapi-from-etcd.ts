@@ -1,15 +1,8 @@
-import { resolve } from 'node:path';
 import { buildOpenApi, checkRoute, declaredMethod, type OpenApiDocument, type OpenApiRoute } from '@switchyard/gateway';
-import {
-  EtcdRegistry,
-  EtcdSchemaSource,
-  type JsonSchemaObject,
-  loadSchemaDirectory,
-  type SchemaDocument,
-  type ServiceInstance,
-} from '@switchyard/sdk';
+import { EtcdRegistry, type JsonSchemaObject, type ServiceInstance } from '@switchyard/sdk';
 import { requireEtcd } from '../connect/etcd.js';
 import type { CommandContext } from '../context.js';
+import { schemaDocuments } from '../schemas/schema-documents.js';
 import { readStoredRoutes } from './etcd-routes.js';
 
 export interface OpenApiCommandOptions {
@@ -52,7 +45,7 @@ export async function openApiFromEtcd(ctx: CommandContext, o: OpenApiCommandOpti
       (b.definition.priority ?? 0) - (a.definition.priority ?? 0) || a.definition.id.localeCompare(b.definition.id),
   );
 
-  const documents = o.schemas === undefined ? await etcdSchemas(ctx) : await dirSchemas(ctx, o.schemas);
+  const documents = await schemaDocuments(ctx, o.schemas);
   const schemas = new Map<string, JsonSchemaObject>(documents.map((d) => [d.id, d.schema]));
   const instances = await instancesOf(ctx, new Set(routes.map((r) => r.definition.target.service)));
   return buildOpenApi({
@@ -63,23 +56,6 @@ export async function openApiFromEtcd(ctx: CommandContext, o: OpenApiCommandOpti
     version: `routes-${stored.routes.length}`,
     credentials: { bearer: o.bearer, apiKeyHeader: o.apiKeyHeader },
   });
-}
-
-async function etcdSchemas(ctx: CommandContext): Promise<SchemaDocument[]> {
-  const source = new EtcdSchemaSource({ client: ctx.etcd(), namespace: ctx.settings.namespace });
-  ctx.defer(() => source.close());
-  return ctx.reachEtcd(
-    'reading schemas from etcd',
-    () =>
-      new Promise<SchemaDocument[]>((resolveDocs, reject) => {
-        source.start((snapshot) => resolveDocs(snapshot.documents)).catch(reject);
-      }),
-  );
-}
-
-async function dirSchemas(ctx: CommandContext, dir: string): Promise<SchemaDocument[]> {
-  const snapshot = await ctx.step('loading schemas', () => loadSchemaDirectory(resolve(ctx.io.cwd, dir)));
-  return snapshot.documents;
 }
 
 /** The registered instances of each service. */

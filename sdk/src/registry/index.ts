@@ -8,11 +8,13 @@ export {
   encodeServiceInstance,
   INSTANCE_ID_PATTERN,
   type InstanceCheck,
+  type InstanceEvents,
   type MethodInfo,
   parseServiceInstance,
   type RegisterInput,
   SERVICE_NAME_PATTERN,
   type ServiceInstance,
+  type SubscriptionInfo,
 } from './instance-record.js';
 export {
   DEFAULT_REGISTRY_NAMESPACE,

@@ -12,7 +12,7 @@ export interface ServiceInstance {
   readonly version: string;
   readonly address?: { readonly http?: string };
   readonly methods: Readonly<Record<string, MethodInfo>>;
-  readonly events: { readonly emits: readonly string[]; readonly subscribes: readonly string[] };
+  readonly events: InstanceEvents;
   readonly metadata: Readonly<Record<string, string>>;
   /** ISO 8601 timestamp. */
   readonly startedAt: string;
@@ -27,6 +27,28 @@ export interface MethodInfo {
   readonly streaming?: boolean;
 }
 
+/**
+ * `schemas` and `subscriptions` came later than `emits`/`subscribes` (for the AsyncAPI
+ * document): they are absent from older records, so readers must treat them as unknown,
+ * not as empty.
+ */
+export interface InstanceEvents {
+  /** Topics this instance publishes. */
+  readonly emits: readonly string[];
+  /** Topic patterns it consumes. */
+  readonly subscribes: readonly string[];
+  /** Schema `$id` of the events of each emitted topic that has one. */
+  readonly schemas?: Readonly<Record<string, string>>;
+  /** Each subscription: its pattern, its group (the queue it shares) and the schema it checks events against. */
+  readonly subscriptions?: readonly SubscriptionInfo[];
+}
+
+export interface SubscriptionInfo {
+  readonly topic: string;
+  readonly group: string;
+  readonly schema?: string;
+}
+
 /** What `register()` takes: a record whose `id`, `startedAt` and collections may be left out. */
 export interface RegisterInput {
   service: string;
@@ -35,7 +57,12 @@ export interface RegisterInput {
   id?: string;
   address?: { http?: string };
   methods?: Record<string, MethodInfo>;
-  events?: { emits?: readonly string[]; subscribes?: readonly string[] };
+  events?: {
+    emits?: readonly string[];
+    subscribes?: readonly string[];
+    schemas?: Readonly<Record<string, string>>;
+    subscriptions?: readonly SubscriptionInfo[];
+  };
   metadata?: Record<string, string>;
   /** Default: now. */
   startedAt?: string;
@@ -94,7 +121,7 @@ export function buildServiceInstance(input: RegisterInput): ServiceInstance {
     ...input,
     id: input.id ?? randomUUID(),
     methods: input.methods ?? {},
-    events: { emits: input.events?.emits ?? [], subscribes: input.events?.subscribes ?? [] },
+    events: { ...input.events, emits: input.events?.emits ?? [], subscribes: input.events?.subscribes ?? [] },
     metadata: input.metadata ?? {},
     startedAt: input.startedAt ?? new Date().toISOString(),
   });
@@ -187,10 +214,53 @@ function parseEvents(x: unknown, v: Violation[]): ServiceInstance['events'] {
     v.push({ pointer: '/events', message: 'must be an object' });
     return { emits: [], subscribes: [] };
   }
+  const schemas = parseEventSchemas(x.schemas, v);
+  const subscriptions = parseSubscriptions(x.subscriptions, v);
   return {
     emits: stringList(x.emits, '/events/emits', v),
     subscribes: stringList(x.subscribes, '/events/subscribes', v),
+    ...(schemas === undefined ? {} : { schemas }),
+    ...(subscriptions === undefined ? {} : { subscriptions }),
   };
+}
+
+function parseEventSchemas(x: unknown, v: Violation[]): Record<string, string> | undefined {
+  if (x === undefined) return undefined;
+  if (!isObject(x)) {
+    v.push({ pointer: '/events/schemas', message: 'must be an object of schema ids by topic' });
+    return undefined;
+  }
+  const out: [string, string][] = [];
+  for (const [topic, id] of Object.entries(x)) {
+    if (typeof id === 'string' && id !== '') out.push([topic, id]);
+    else
+      v.push({
+        pointer: `/events/schemas/${escapePointer(topic)}`,
+        message: 'must be a non-empty string (a schema id)',
+      });
+  }
+  return Object.fromEntries(out);
+}
+
+function parseSubscriptions(x: unknown, v: Violation[]): SubscriptionInfo[] | undefined {
+  if (x === undefined) return undefined;
+  if (!Array.isArray(x)) {
+    v.push({ pointer: '/events/subscriptions', message: 'must be an array' });
+    return undefined;
+  }
+  const out: SubscriptionInfo[] = [];
+  x.forEach((s, i) => {
+    const p = `/events/subscriptions/${i}`;
+    if (!isObject(s)) {
+      v.push({ pointer: p, message: 'must be an object' });
+      return;
+    }
+    const topic = text(s.topic, `${p}/topic`, v);
+    const group = text(s.group, `${p}/group`, v);
+    const schema = s.schema === undefined ? undefined : text(s.schema, `${p}/schema`, v);
+    if (topic !== undefined && group !== undefined) out.push({ topic, group, ...(schema ? { schema } : {}) });
+  });
+  return out;
 }
 
 function stringList(x: unknown, pointer: string, v: Violation[]): string[] {

@@ -364,16 +364,30 @@ export class Service implements ContextHost {
         idempotent: m.idempotent,
       };
     }
-    // Event schema ids have no field of their own in the record: they travel as metadata.
+    // The metadata copies of the event schema ids predate `events.schemas`: kept for readers written before it.
     const metadata: Record<string, string> = { lang: 'typescript', ...o.metadata };
-    for (const [topic, id] of o.emits) if (id !== null) metadata[`emits.${topic}`] = id;
+    const schemas: Record<string, string> = {};
+    for (const [topic, id] of o.emits) {
+      if (id === null) continue;
+      metadata[`emits.${topic}`] = id;
+      schemas[topic] = id;
+    }
     for (const s of o.subscriptions) if (s.schema !== undefined) metadata[`subscribes.${s.topic}`] = s.schema;
     return {
       service: this.name,
       version: this.version,
       id: this.instanceId,
       methods,
-      events: { emits: [...o.emits.keys()], subscribes: o.subscriptions.map((s) => s.topic) },
+      events: {
+        emits: [...o.emits.keys()],
+        subscribes: o.subscriptions.map((s) => s.topic),
+        schemas,
+        subscriptions: o.subscriptions.map((s) => ({
+          topic: s.topic,
+          group: s.group,
+          ...(s.schema === undefined ? {} : { schema: s.schema }),
+        })),
+      },
       metadata,
       ...(o.address ? { address: o.address } : {}),
     };
