@@ -137,7 +137,12 @@ describe('JWT attacks through the gateway', () => {
       expect(body.code).toBe(status === 401 ? 'UNAUTHENTICATED' : 'PERMISSION_DENIED');
       expect(body.details.reason).toBe(reason);
       expect(body.requestId).toBe(r.headers['x-request-id']);
-      if (status === 401) expect(r.headers['www-authenticate']).toMatch(/^Bearer realm="switchyard"/);
+      // RFC 6750 §3.1: the challenge goes in the header on a 401 and on a 403 (insufficient_scope).
+      expect(r.headers['www-authenticate']).toMatch(/^Bearer realm="switchyard"/);
+      if (status === 403) {
+        expect(r.headers['www-authenticate']).toContain('error="insufficient_scope"');
+        expect(r.headers['www-authenticate']).toContain('scope="orders:read"');
+      }
       expect(orders.seen.length).toBe(hits);
     });
   }

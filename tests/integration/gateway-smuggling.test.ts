@@ -181,6 +181,8 @@ describe('request smuggling', () => {
     ],
     ['two Host headers', `GET /public/a HTTP/1.1\r\nHost: gw.test\r\nHost: admin.internal\r\n\r\n${smuggled}`],
     ['no Host header', `GET /public/a HTTP/1.1\r\n\r\n${smuggled}`],
+    // llhttp takes a request line without a version for HTTP/0.9 and reads the next lines as headers.
+    ['no HTTP version (HTTP/0.9)', `GET /public/a\r\nHost: gw.test\r\n\r\n${smuggled}`],
     ['bare LF line endings', `GET /public/a HTTP/1.1\nHost: gw.test\n\n${smuggled}`],
     [
       'bad chunk size',

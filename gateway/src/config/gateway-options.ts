@@ -72,7 +72,10 @@ export interface GatewayOptions {
   timeoutMs?: number;
   /** Idle keep-alive connections are closed after this, ms. Default 65000 (above common load-balancer idle timeouts). */
   keepAliveTimeoutMs?: number;
-  /** Time a client has to send the request head, ms (408 after). Default 60000. */
+  /**
+   * Time a client has to send the request head, ms (408 after). Default 15000: a client
+   * trickling its head one line at a time (slowloris) holds a connection no longer.
+   */
   headersTimeoutMs?: number;
   /** Time a client has to send the whole request, ms (408 after). Default 300000. */
   requestTimeoutMs?: number;
@@ -116,7 +119,7 @@ export const GATEWAY_DEFAULTS = Object.freeze({
   maxHeaderBytes: 16 * 1024,
   timeoutMs: 30_000,
   keepAliveTimeoutMs: 65_000,
-  headersTimeoutMs: 60_000,
+  headersTimeoutMs: 15_000,
   requestTimeoutMs: 300_000,
   shutdownTimeoutMs: 10_000,
   workers: 1,

@@ -18,7 +18,8 @@ export interface HttpErrorResponse {
 /**
  * The HTTP form of anything thrown. Non-Switchyard errors become INTERNAL with a generic
  * message: their text and stack may hold internals. Headers:
- * - 401: `WWW-Authenticate` from `details.wwwAuthenticate` (set by the authenticator);
+ * - 401 and 403: `WWW-Authenticate` from `details.wwwAuthenticate` (set by the authenticator;
+ *   on a 403 it is the `insufficient_scope` challenge, RFC 6750 §3.1);
  * - 429, and 503 (e.g. an open circuit): `Retry-After` from `details.retryAfterSeconds`;
  * - always `Cache-Control: no-store`: an error must not be cached by a shared cache.
  */
@@ -31,7 +32,7 @@ export function errorResponse(thrown: unknown, requestId?: string): HttpErrorRes
   };
   const details = err.details;
   const challenge = details?.wwwAuthenticate;
-  if (status === 401 && isHeaderValue(challenge)) headers['www-authenticate'] = challenge;
+  if ((status === 401 || status === 403) && isHeaderValue(challenge)) headers['www-authenticate'] = challenge;
   if ((status === 429 || status === 503) && details !== undefined) {
     const s = details.retryAfterSeconds;
     if (typeof s === 'number' && Number.isFinite(s) && s > 0) headers['retry-after'] = String(Math.ceil(s));

@@ -11,12 +11,16 @@ import type { IncomingMessage } from 'node:http';
  *   the gateway forwards bodies de-chunked, and an upstream could frame them otherwise;
  * - Transfer-Encoding on an HTTP/1.0 request (RFC 9112 §6.1: the framing is faulty);
  * - no Host header in HTTP/1.1, or more than one (RFC 9112 §3.2: 400). Node's own check is
- *   turned off (`requireHostHeader: false`) so that this refusal has the JSON body too.
+ *   turned off (`requireHostHeader: false`) so that this refusal has the JSON body too;
+ * - a request line without an HTTP version (`GET /x` then CRLF): llhttp reads it as
+ *   HTTP/0.9 and still parses the lines after it as headers, so an upstream that stops at
+ *   the request line would see other requests in them. HTTP/0.9 has no headers at all.
  *
  * Returns what is wrong, or undefined. Costs one pass over `rawHeaders` comparing name
  * lengths: no allocation.
  */
 export function framingProblem(req: IncomingMessage): string | undefined {
+  if (req.httpVersionMajor === 0) return 'the request line has no HTTP version (HTTP/0.9 is not accepted)';
   const te = req.headers['transfer-encoding'];
   if (te !== undefined) {
     if (req.httpVersionMinor === 0 && req.httpVersionMajor === 1) {

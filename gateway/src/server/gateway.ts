@@ -300,6 +300,9 @@ class HttpGateway implements Gateway {
       keepAliveTimeout: o.keepAliveTimeoutMs,
       headersTimeout: o.headersTimeoutMs,
       requestTimeout: o.requestTimeoutMs,
+      // Node checks those two timeouts only every 30 s by default, so a slow head was held
+      // up to 30 s past its limit; 1 s (a quarter of a shorter limit) keeps the overshoot small.
+      connectionsCheckingInterval: Math.max(50, Math.min(1_000, Math.floor(o.headersTimeoutMs / 4))),
       // The gateway checks Host itself (missing or repeated: 400 with the JSON error body).
       requireHostHeader: false,
     };
