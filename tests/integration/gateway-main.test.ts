@@ -1,7 +1,12 @@
 import { type ChildProcess, spawn } from 'node:child_process';
+import { generateKeyPairSync, type KeyObject } from 'node:crypto';
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import { signDevToken } from '@switchyard/gateway';
+import { SignJWT } from 'jose';
 import { afterEach, describe, expect, it } from 'vitest';
 import { send } from '../fixtures/gateway-harness.js';
 import { freePort } from '../harness/ports.js';
@@ -89,6 +94,42 @@ describe('gateway/src/main.ts', () => {
     p.child.kill('SIGTERM');
     expect(await p.exited).toBe(0);
     expect(p.lines.some((l) => l.includes('gateway: closed'))).toBe(true);
+  });
+
+  it('verifies bearer tokens against a static public key given by SWITCHYARD_JWT_PUBLIC_KEY (a file)', async () => {
+    const { publicKey, privateKey } = generateKeyPairSync('ec', { namedCurve: 'P-256' });
+    const other = generateKeyPairSync('ec', { namedCurve: 'P-256' }).privateKey;
+    const dir = mkdtempSync(join(tmpdir(), 'sy-main-key-'));
+    const keyFile = join(dir, 'idp-public.pem');
+    writeFileSync(keyFile, publicKey.export({ type: 'spki', format: 'pem' }));
+    const port = await freePort();
+    const p = start('gateway/src/main.ts', {
+      SWITCHYARD_GATEWAY_PORT: String(port),
+      SWITCHYARD_ADMIN_PORT: 'off',
+      SWITCHYARD_GATEWAY_HOST: '127.0.0.1',
+      SWITCHYARD_ROUTES_FILE: 'examples/routes.yaml',
+      SWITCHYARD_DEV_JWT_SECRET: '',
+      SWITCHYARD_JWT_PUBLIC_KEY: keyFile,
+      SWITCHYARD_JWT_ISSUER: 'https://idp.test/',
+    });
+    await p.waitFor((l) => l.includes('gateway: listening'));
+    const base = `http://127.0.0.1:${port}`;
+    const sign = (key: KeyObject) =>
+      new SignJWT({ scope: 'orders:read' })
+        .setProtectedHeader({ alg: 'ES256' })
+        .setSubject('ops')
+        .setIssuer('https://idp.test/')
+        .setIssuedAt()
+        .setExpirationTime('5m')
+        .sign(key);
+    // Verified: the route is passed (its service has no instance in this process: 503).
+    const ok = await send(base, '/api/orders/1', { headers: { authorization: `Bearer ${await sign(privateKey)}` } });
+    expect(ok.status).toBe(503);
+    const forged = await send(base, '/api/orders/1', { headers: { authorization: `Bearer ${await sign(other)}` } });
+    expect(forged.status).toBe(401);
+    expect(forged.json().details.reason).toBe('bad_signature');
+    p.child.kill('SIGTERM');
+    expect(await p.exited).toBe(0);
   });
 
   it('stops at once with one line naming a bad setting', async () => {

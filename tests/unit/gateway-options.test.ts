@@ -1,3 +1,7 @@
+import { generateKeyPairSync } from 'node:crypto';
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { isSwitchyardError, type SwitchyardError } from '@switchyard/broker';
 import { AuthGuard, GATEWAY_DEFAULTS, MemoryRouteSource, resolveGatewayOptions } from '@switchyard/gateway';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -92,6 +96,35 @@ describe('gateway options: defaults and environment', () => {
     });
     const guard = new AuthGuard();
     expect(resolveGatewayOptions({ env: servers, auth: guard }).auth).toEqual({ source: 'options', guard });
+  });
+
+  it('a static public key by environment: PEM text or a file path; refusals name the variable', () => {
+    const { publicKey, privateKey } = generateKeyPairSync('ec', { namedCurve: 'P-256' });
+    const pem = publicKey.export({ type: 'spki', format: 'pem' }).toString();
+    const servers = { SWITCHYARD_ETCD: 'http://127.0.0.1:2379', SWITCHYARD_AMQP: 'amqp://127.0.0.1' };
+    const fromText = resolveGatewayOptions({
+      env: { ...servers, SWITCHYARD_JWT_PUBLIC_KEY: pem, SWITCHYARD_JWT_ISSUER: 'idp' },
+    });
+    expect(fromText.auth.source).toBe('public-key');
+    expect(fromText.auth.guard).toMatchObject({ jwt: { issuer: ['idp'], keySource: { algorithms: ['ES256'] } } });
+    const dir = mkdtempSync(join(tmpdir(), 'sy-pubkey-'));
+    const file = join(dir, 'idp.pem');
+    writeFileSync(file, pem);
+    expect(resolveGatewayOptions({ env: { ...servers, SWITCHYARD_JWT_PUBLIC_KEY: file } }).auth.source).toBe(
+      'public-key',
+    );
+    const refused = (env: Record<string, string>) =>
+      refusal(() => resolveGatewayOptions({ env: { ...servers, ...env } }));
+    const both = refused({ SWITCHYARD_JWT_PUBLIC_KEY: pem, SWITCHYARD_JWKS_URL: 'https://idp/jwks.json' });
+    expect(both.message).toMatch(/"SWITCHYARD_JWT_PUBLIC_KEY" and SWITCHYARD_JWKS_URL are both set/);
+    const priv = refused({ SWITCHYARD_JWT_PUBLIC_KEY: privateKey.export({ type: 'pkcs8', format: 'pem' }).toString() });
+    expect(priv.message).toMatch(/"SWITCHYARD_JWT_PUBLIC_KEY" holds a private key/);
+    expect(refused({ SWITCHYARD_JWT_PUBLIC_KEY: join(dir, 'missing.pem') }).message).toMatch(/does not exist/);
+    writeFileSync(join(dir, 'junk.pem'), 'hello');
+    expect(refused({ SWITCHYARD_JWT_PUBLIC_KEY: join(dir, 'junk.pem') }).message).toMatch(
+      /"SWITCHYARD_JWT_PUBLIC_KEY" does not hold a PEM public key or certificate/,
+    );
+    for (const e of [both, priv]) expect(e.code).toBe('INVALID_OPTIONS');
   });
 });
 

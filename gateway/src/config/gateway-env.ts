@@ -15,11 +15,17 @@ export const GATEWAY_ENV = Object.freeze({
   routesFile: 'SWITCHYARD_ROUTES_FILE',
   /** JWKS endpoint of the identity provider: bearer JWTs are verified against it. */
   jwksUrl: 'SWITCHYARD_JWKS_URL',
+  /**
+   * The identity provider's public key (SPKI `BEGIN PUBLIC KEY` or an X.509 certificate):
+   * a PEM file path or the PEM text. Bearer JWTs are verified against it, for providers
+   * without a JWKS endpoint. Not together with SWITCHYARD_JWKS_URL.
+   */
+  jwtPublicKey: 'SWITCHYARD_JWT_PUBLIC_KEY',
   /** Accepted `iss` value(s), comma-separated. */
   jwtIssuer: 'SWITCHYARD_JWT_ISSUER',
   /** Accepted `aud` value(s), comma-separated. */
   jwtAudience: 'SWITCHYARD_JWT_AUDIENCE',
-  /** Algorithms accepted from the JWKS, comma-separated. Default `RS256`. */
+  /** Algorithms accepted from the JWKS or the public key, comma-separated. Default: JWKS `RS256`; a public key its type's (RS256, ES256/384/512, EdDSA). */
   jwtAlgorithms: 'SWITCHYARD_JWT_ALGORITHMS',
   /** DEVELOPMENT ONLY: HS256 secret of development tokens (see docs/auth.md). */
   devJwtSecret: 'SWITCHYARD_DEV_JWT_SECRET',
