@@ -58,3 +58,48 @@ describe('package layout', () => {
     }
   });
 });
+
+describe('no import circles inside a package', () => {
+  /** Relative imports of each file (type-only ones too: a circle of types is still a knot to untie). */
+  function graph(pkgDir: string): Map<string, string[]> {
+    const edges = new Map<string, string[]>();
+    for (const file of sourceFiles(pkgDir)) {
+      const out: string[] = [];
+      for (const m of readFileSync(file, 'utf8').matchAll(importRe)) {
+        const spec = (m[1] ?? m[2])!;
+        if (spec.startsWith('.')) out.push(resolve(file, '..', spec).replace(/\.js$/, '.ts'));
+      }
+      edges.set(file, out);
+    }
+    return edges;
+  }
+
+  /** Every circle, each once, as the files on it (relative to the repository). */
+  function circles(edges: Map<string, string[]>): string[] {
+    const found = new Set<string>();
+    const state = new Map<string, 'open' | 'done'>();
+    const stack: string[] = [];
+    const visit = (f: string) => {
+      state.set(f, 'open');
+      stack.push(f);
+      for (const to of edges.get(f) ?? []) {
+        if (state.get(to) === 'open') {
+          const loop = stack.slice(stack.indexOf(to)).map((x) => relative(root, x));
+          // One spelling per circle: start it at its smallest file.
+          const start = loop.indexOf([...loop].sort()[0]!);
+          found.add([...loop.slice(start), ...loop.slice(0, start)].join(' -> '));
+        } else if (!state.has(to) && edges.has(to)) visit(to);
+      }
+      stack.pop();
+      state.set(f, 'done');
+    };
+    for (const f of edges.keys()) if (!state.has(f)) visit(f);
+    return [...found].sort();
+  }
+
+  for (const pkg of Object.keys(allowed)) {
+    it(`${pkg} has none`, () => {
+      expect(circles(graph(join(root, pkg, 'src')))).toEqual([]);
+    });
+  }
+});

@@ -8,7 +8,7 @@ import type { ResolvedGatewayOptions } from '../config/gateway-options.js';
 import type { GatewayMetrics } from '../metrics/gateway-metrics.js';
 import { setupClusterRateLimitMaster } from '../ratelimit/cluster-store.js';
 import { REDIS_URL_ENV } from '../ratelimit/store-from-env.js';
-import type { Gateway, GatewayAddress } from './gateway.js';
+import type { Gateway, GatewayAddress } from './gateway-types.js';
 import { createOpsApp, type MetricsSource } from './ops-app.js';
 import type { ReadinessReport } from './readiness.js';
 

@@ -23,6 +23,7 @@ import { RouteStore } from '../routing/route-store.js';
 import { UpstreamPool } from '../upstream/index.js';
 import { clientErrorListener } from './client-error.js';
 import { ClusterGateway, installWorkerHooks, reportWorkerListening } from './cluster-gateway.js';
+import type { Gateway, GatewayAddress } from './gateway-types.js';
 import { InFlight } from './in-flight.js';
 import { ADMIN_OPENAPI_PATH, createOpsApp, OPENAPI_PATH } from './ops-app.js';
 import { type GatewayPhase, type ReadinessReport, readiness } from './readiness.js';
@@ -30,30 +31,7 @@ import { RequestPipeline } from './request-pipeline.js';
 import { RouteRuntimes } from './route-runtimes.js';
 import { RpcBridge } from './rpc-bridge.js';
 
-/** Where a listener is bound. */
-export interface GatewayAddress {
-  /** The bound address (`0.0.0.0`, `127.0.0.1`, `::`). */
-  readonly address: string;
-  readonly port: number;
-  /** A URL to reach it from this machine (`http://127.0.0.1:8080` for a wildcard bind). */
-  readonly url: string;
-}
-
-/** A running gateway: `start()` it, `close()` it (graceful: drains requests in flight). */
-export interface Gateway {
-  /** Bind the listeners and begin serving. Idempotent; rejects (and cleans up) when something cannot start. */
-  start(): Promise<void>;
-  /** Stop accepting, drain requests in flight (bounded by `shutdownTimeoutMs`), release everything. Idempotent. */
-  close(): Promise<void>;
-  /** The public listener, once started. */
-  address(): GatewayAddress | undefined;
-  /** The admin listener (`/metrics`, `/healthz`, `/readyz`, `/_switchyard/routes`), once started, if any. */
-  adminAddress(): GatewayAddress | undefined;
-  /** What `/readyz` says now. */
-  readiness(): ReadinessReport;
-  /** The gateway's logger (pino). */
-  readonly logger: Logger;
-}
+export type { Gateway, GatewayAddress };
 
 /**
  * Build a gateway from options and the environment (see `GatewayOptions`). Throws

@@ -1,8 +1,8 @@
 import type { Etcd3, IKeyValue, Watcher } from 'etcd3';
 import type { ServiceInstance } from './instance-record.js';
 import { byId, decodeEntry, parseInstanceKey } from './keys.js';
+import type { RegistryEvent, RegistryListener, RegistryLogger, RegistryWatch } from './registry-events.js';
 import { deliver, retryDelayMs, Sleeper } from './support.js';
-import type { RegistryEvent, RegistryListener, RegistryLogger, RegistryWatch } from './types.js';
 
 export interface EtcdWatchContext {
   client: Etcd3;

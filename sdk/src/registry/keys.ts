@@ -1,5 +1,5 @@
 import { checkServiceInstance, type ServiceInstance } from './instance-record.js';
-import type { RegistryLogger } from './types.js';
+import type { RegistryLogger } from './registry-events.js';
 
 /**
  * Key layout shared by every implementation and every language:

@@ -1,8 +1,8 @@
 import { ClosedError } from '@switchyard/broker';
 import type { ServiceInstance } from './instance-record.js';
 import { byId } from './keys.js';
+import type { RegistryEvent, RegistryLogger, RegistryWatch, RegistryWatchSource } from './registry-events.js';
 import { silentLogger } from './support.js';
-import type { Registry, RegistryEvent, RegistryLogger, RegistryWatch } from './types.js';
 
 export interface RegistryViewOptions {
   /** pino-compatible logger for listener failures. Default: silent. */
@@ -39,7 +39,7 @@ export class RegistryView {
   readonly ready: Promise<void>;
 
   constructor(
-    private readonly registry: Registry,
+    private readonly registry: RegistryWatchSource,
     options: RegistryViewOptions = {},
   ) {
     this.logger = options.logger ?? silentLogger;

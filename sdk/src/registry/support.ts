@@ -1,4 +1,4 @@
-import type { RegistryEvent, RegistryListener, RegistryLogger } from './types.js';
+import type { RegistryEvent, RegistryListener, RegistryLogger } from './registry-events.js';
 
 /** The default logger: a library stays quiet unless the application hands it a logger. */
 export const silentLogger: RegistryLogger = {

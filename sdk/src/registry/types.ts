@@ -1,5 +1,8 @@
 import type { RegisterInput, ServiceInstance } from './instance-record.js';
+import type { RegistryListener, RegistryWatch } from './registry-events.js';
 import type { RegistryView } from './registry-view.js';
+
+export type { RegistryEvent, RegistryListener, RegistryLogger, RegistryWatch } from './registry-events.js';
 
 /**
  * The service registry: who is running, where, and what they offer.
@@ -50,31 +53,4 @@ export interface Registration {
    * crashed process would. The record disappears when its TTL runs out. Idempotent.
    */
   simulateCrash(): void;
-}
-
-export type RegistryEvent =
-  /** The full table, replacing whatever the listener knew before. */
-  | { type: 'sync'; instances: ServiceInstance[] }
-  /** An instance was added or its record replaced. */
-  | { type: 'put'; instance: ServiceInstance }
-  /** An instance was removed (deregistered, expired, or its record became invalid). */
-  | { type: 'delete'; service: string; id: string }
-  /** The watch lost the store: the last table may be stale until the next `sync`. */
-  | { type: 'disconnected'; reason: string };
-
-export type RegistryListener = (event: RegistryEvent) => void;
-
-export interface RegistryWatch {
-  /** True between a `sync` and the next `disconnected`. */
-  readonly synced: boolean;
-  /** Idempotent. No event is delivered after it resolves. */
-  close(): Promise<void>;
-}
-
-/** The subset of a pino logger the registry uses; pino loggers fit as they are. */
-export interface RegistryLogger {
-  debug(obj: object, msg?: string): void;
-  info(obj: object, msg?: string): void;
-  warn(obj: object, msg?: string): void;
-  error(obj: object, msg?: string): void;
 }
