@@ -87,6 +87,13 @@ export interface SubscribeOptions {
    * it. Invalid events go straight to the dead-letter queue: retrying cannot fix them.
    */
   validate?: (payload: unknown) => void;
+  /**
+   * Delete the group's queue and its dead-letter queue this long after their last consumer
+   * went away, ms (RabbitMQ `x-expires`), even when the subscriber was killed and never
+   * cleaned up. For temporary subscribers (`switchyard subscribe`); default never. The
+   * in-memory transport's queues live in the process anyway and ignore it.
+   */
+  expiresMs?: number;
 }
 
 export interface Subscription {

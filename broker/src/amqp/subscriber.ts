@@ -43,6 +43,7 @@ export interface ResolvedSubscribeOptions {
   retry: RetryPolicy;
   prefetch: number;
   validate: ((payload: unknown) => void) | undefined;
+  expiresMs: number | undefined;
 }
 
 function int(name: string, value: unknown, min: number): number {
@@ -82,7 +83,8 @@ export function resolveSubscribeOptions(
   if (prefetch > 65_535) throw new InvalidOptionsError(`prefetch must be <= 65535, got ${prefetch}`);
   if (options.validate !== undefined && typeof options.validate !== 'function')
     throw new InvalidOptionsError('validate must be a function');
-  return { group: options.group, queueType, retry, prefetch, validate: options.validate };
+  const expiresMs = options.expiresMs === undefined ? undefined : int('expiresMs', options.expiresMs, 1_000);
+  return { group: options.group, queueType, retry, prefetch, validate: options.validate, expiresMs };
 }
 
 /** Delay before attempt n+1 (n >= 1), per docs/protocol.md §3. */
@@ -139,7 +141,13 @@ export class EventSubscription implements Subscription, ConsumerSpec {
 
   async declare(ch: Channel): Promise<string> {
     const { topology } = this.deps;
-    await topology.declareEventQueue(ch, this.options.group, this.topic, this.options.queueType);
+    await topology.declareEventQueue(
+      ch,
+      this.options.group,
+      this.topic,
+      this.options.queueType,
+      this.options.expiresMs,
+    );
     for (const ms of new Set(this.delays)) await topology.declareDelay(ch, ms);
     return this.queue;
   }

@@ -61,13 +61,21 @@ export class Topology {
     return queue;
   }
 
-  /** A group's queue for a topic pattern and its dead-letter queue. */
-  async declareEventQueue(ch: Channel, group: string, pattern: string, type: QueueType): Promise<EventQueueNames> {
+  /** A group's queue for a topic pattern and its dead-letter queue; with `expiresMs`, both expire unused. */
+  async declareEventQueue(
+    ch: Channel,
+    group: string,
+    pattern: string,
+    type: QueueType,
+    expiresMs?: number,
+  ): Promise<EventQueueNames> {
     const names = this.eventQueue(group, pattern);
+    const expiry = expiresMs === undefined ? {} : { 'x-expires': expiresMs };
     const args: Record<string, unknown> = {
       'x-queue-type': type,
       'x-dead-letter-exchange': '',
       'x-dead-letter-routing-key': names.deadLetterQueue,
+      ...expiry,
     };
     if (type === 'quorum') {
       args['x-delivery-limit'] = QUORUM_DELIVERY_LIMIT;
@@ -75,7 +83,7 @@ export class Topology {
       args['x-overflow'] = 'reject-publish';
     }
     await ch.assertExchange(this.eventsExchange, 'topic', { durable: true });
-    await ch.assertQueue(names.deadLetterQueue, { durable: true, arguments: { 'x-queue-type': type } });
+    await ch.assertQueue(names.deadLetterQueue, { durable: true, arguments: { 'x-queue-type': type, ...expiry } });
     await ch.assertQueue(names.queue, { durable: true, arguments: args });
     await ch.bindQueue(names.queue, this.eventsExchange, pattern);
     return names;

@@ -38,6 +38,9 @@ export function registerSubscribeCommand(program: Command, io: CliIo): void {
   );
 }
 
+/** How long a temporary group's queues outlive a subscriber that died without cleaning up. */
+export const TEMPORARY_QUEUE_EXPIRES_MS = 10_000;
+
 async function subscribe(ctx: CommandContext, [pattern]: string[], opts: SubscribeOpts): Promise<void> {
   const count = opts.count === undefined ? undefined : parsePositiveInt(opts.count, '--count');
   const temporary = opts.group === undefined;
@@ -63,7 +66,14 @@ async function subscribe(ctx: CommandContext, [pattern]: string[], opts: Subscri
     if (count !== undefined && seen >= count) finish();
   };
   const subscription = await ctx.step(`subscribing to ${pattern}`, () =>
-    transport.subscribe(pattern!, onEvent, { group, queueType, retry: { attempts: 1 } }),
+    transport.subscribe(pattern!, onEvent, {
+      group,
+      queueType,
+      retry: { attempts: 1 },
+      // A killed command (SIGKILL, a lost terminal) never reaches the cleanup below: the
+      // broker deletes the temporary queues itself once they have gone unused this long.
+      ...(temporary ? { expiresMs: TEMPORARY_QUEUE_EXPIRES_MS } : {}),
+    }),
   );
   if (temporary) {
     // Runs after the subscription closes (deferred later, so closed first).
