@@ -9,6 +9,8 @@ import { type Logger, pino } from 'pino';
 import { AuthGuard } from '../auth/auth-guard.js';
 import { ResponseCache } from '../cache/response-cache.js';
 import { type GatewayOptions, type ResolvedGatewayOptions, resolveGatewayOptions } from '../config/gateway-options.js';
+import { CONSOLE_PATH, ConsoleServer } from '../console/console-server.js';
+import { ErrorLog } from '../console/error-log.js';
 import { GatewayMetrics } from '../metrics/gateway-metrics.js';
 import { OpenApiEndpoint } from '../openapi/openapi-endpoint.js';
 import type { ClientIpResolver } from '../ratelimit/client-ip.js';
@@ -82,6 +84,7 @@ interface Running {
   unsubscribe: () => void;
   /** The gateway's own token, when auth is on. */
   tokens: TokenClient | undefined;
+  console: ConsoleServer | undefined;
 }
 
 /** A gateway in this process: one public listener, an optional admin listener. */
@@ -95,6 +98,8 @@ class HttpGateway implements Gateway {
   readonly #rateLimiter: RateLimiter;
   readonly #clientIp: ClientIpResolver;
   readonly #inFlight = new InFlight();
+  /** Errors the gateway answered with, for the console. */
+  readonly #errors: ErrorLog | undefined;
   readonly #upgraded = new Set<Duplex>();
   #phase: GatewayPhase = 'starting';
   #running: Running | undefined;
@@ -115,6 +120,7 @@ class HttpGateway implements Gateway {
       logger: this.#root.child({ component: 'ratelimit' }),
     });
     this.#clientIp = this.#rateLimiter.clientIp;
+    this.#errors = o.console === false ? undefined : new ErrorLog(o.console.recentErrors);
   }
 
   start(): Promise<void> {
@@ -217,6 +223,7 @@ class HttpGateway implements Gateway {
       inFlight: this.#inFlight,
       ops: (req, res) => publicOps(req, res),
       responseCache: new ResponseCache({ maxBytes: o.responseCacheMaxBytes }),
+      errors: this.#errors,
     });
     partial.pipeline = pipeline;
 
@@ -224,6 +231,25 @@ class HttpGateway implements Gateway {
     partial.server = server;
     await listen(server, o.port, o.host);
     if (o.adminPort !== false && !cluster.isWorker) {
+      const consoleServer =
+        o.console === false
+          ? undefined
+          : new ConsoleServer({
+              options: o.console,
+              guard: this.#guard,
+              infra,
+              view,
+              store,
+              runtimes,
+              pool,
+              metrics: this.#metrics,
+              errors: this.#errors!,
+              publicUrl: () => this.address()?.url,
+              timeoutMs: o.timeoutMs,
+              logger: this.#root.child({ component: 'console' }),
+            });
+      partial.console = consoleServer;
+      consoleServer?.start();
       const adminApp = createOpsApp({
         readiness: () => this.readiness(),
         metrics: this.#metrics,
@@ -232,6 +258,10 @@ class HttpGateway implements Gateway {
         openApi: openApi && {
           path: ADMIN_OPENAPI_PATH,
           handle: async (_req, res) => openApi.send(res, openApi.document('all')),
+        },
+        console: consoleServer && {
+          path: CONSOLE_PATH,
+          handle: (req, res, url) => consoleServer.handle(req, res, url),
         },
       });
       const admin = createHttpServer(adminApp);
@@ -357,6 +387,7 @@ class HttpGateway implements Gateway {
     await closeQuietly(log, 'route store', () => r?.store?.close());
     await closeQuietly(log, 'rate limiter', () => this.#rateLimiter.close());
     await closeQuietly(log, 'auth', () => this.#guard.close());
+    r?.console?.close();
     if (r?.admin?.listening) {
       r.admin.closeAllConnections();
       await new Promise<void>((resolve) => r.admin!.close(() => resolve()));
