@@ -46,8 +46,9 @@ export interface ConsoleServerDeps {
 
 /**
  * The web console (docs/console.md): the bundle at `/console`, a JSON API under
- * `/console/api/` and one event stream. Every request, pages included, passes the
- * operator check first, so nothing about the system is visible without it.
+ * `/console/api/` and one event stream. Every API request passes the operator check
+ * first, so nothing about the system is visible without it; the static bundle is not
+ * secret and is served to anyone who reaches the admin listener.
  */
 export class ConsoleServer {
   readonly #d: ConsoleServerDeps;
@@ -104,13 +105,15 @@ export class ConsoleServer {
   async handle(req: IncomingMessage, res: ServerResponse, url: string): Promise<void> {
     setSecurityHeaders(res);
     try {
-      const user = await this.#access.check(req);
       const path = new URL(url, 'http://x').pathname;
       if (!path.startsWith(API)) {
+        // The bundle is public: a browser cannot put a bearer token on a page load or a
+        // <script src>, and the files hold no data — everything shown comes from the API.
         if (req.method !== 'GET' && req.method !== 'HEAD') throw new NotFoundError('no such console endpoint');
         await serveConsoleFile(this.#assets, path.slice(CONSOLE_PATH.length + 1), res);
         return;
       }
+      const user = await this.#access.check(req);
       res.setHeader('cache-control', 'no-store');
       await this.#api(req, res, path.slice(API.length), user, new URL(url, 'http://x').searchParams);
     } catch (err) {
