@@ -103,6 +103,30 @@ describe('the console API (embedded gateway)', () => {
     expect(unknown.status).toBe(404);
   });
 
+  it('try-it calls an RPC method directly, validated against the request schema it declares', async () => {
+    await infra.transport.serve('calc', {
+      place: { handler: (req) => ({ placed: req.payload, by: req.headers['x-caller'] }) },
+    });
+    const reg = await infra.registry.register({
+      service: 'calc',
+      version: '1.0.0',
+      methods: { place: { request: ORDER_SCHEMA } },
+    });
+    try {
+      const rpc = { service: 'calc', method: 'place' };
+      const invalid = await (await api('try', { rpc, body: { items: [] } })).json();
+      expect(invalid.outcome).toBe('invalid');
+      expect(invalid.violations.map((v: { pointer: string }) => v.pointer)).toContain('/customerId');
+      const called = await (await api('try', { rpc, body: validOrder })).json();
+      expect(called).toMatchObject({ outcome: 'called', status: 200 });
+      expect(JSON.parse(called.body)).toEqual({ placed: validOrder, by: 'op' });
+      const missing = await api('try', { rpc: { service: 'calc', method: 'nope' }, body: {} });
+      expect(missing.status).toBe(404);
+    } finally {
+      await reg.deregister();
+    }
+  });
+
   it('checks a pasted schema for backward compatibility with the loaded version', async () => {
     const current = (await (await api(`schema-history?id=${encodeURIComponent(ORDER_SCHEMA)}`)).json())[0].schema;
     expect((await (await api('schema-check', { id: ORDER_SCHEMA, schema: current })).json()).breaks).toEqual([]);

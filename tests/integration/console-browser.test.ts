@@ -140,7 +140,7 @@ describe.skipIf(!existsSync(CHROMIUM))('the web console in chromium (skipped onl
       await added.waitFor({ timeout: 10_000 });
       expect(await added.textContent()).toContain('10/1s per ip');
 
-      await page.locator('#try-it select[name=route]').selectOption('charge');
+      await page.locator('#try-it select[name=target]').selectOption('route:charge');
       await page.locator('#try-it textarea[name=body]').fill('{"orderId": 42}');
       await page.locator('#try-it button[type=submit]').click();
       const violations = page.locator('#try-it .violations li');

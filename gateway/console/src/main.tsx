@@ -111,7 +111,7 @@ function App() {
         <Routes routes={routes} />
         <Charts samples={samples} />
         <Errors errors={errors} />
-        <TryIt routes={routes?.routes ?? []} />
+        <TryIt routes={routes?.routes ?? []} services={services} />
         <Schemas />
       </main>
     </>

@@ -139,13 +139,25 @@ type TryResult =
   | { outcome: 'invalid'; schema: string; violations: Violation[] }
   | { outcome: 'called'; status: number; body: string; truncated: boolean };
 
-export function TryIt({ routes }: { routes: RouteRow[] }) {
-  const [route, setRoute] = useState('');
+/** What try-it can call: the routes, then every RPC method a live instance declares. */
+function targets(routes: RouteRow[], services: ServiceRow[]): { value: string; label: string }[] {
+  const rpc = new Set<string>();
+  for (const s of services) for (const i of s.instances) for (const m of i.methods) rpc.add(`${s.name}/${m}`);
+  return [
+    ...routes.map((r) => ({ value: `route:${r.id}`, label: `route ${r.id}` })),
+    ...[...rpc].sort().map((m) => ({ value: `rpc:${m}`, label: `rpc ${m.replace('/', '.')}` })),
+  ];
+}
+
+export function TryIt({ routes, services }: { routes: RouteRow[]; services: ServiceRow[] }) {
+  const [target, setTarget] = useState('');
   const [path, setPath] = useState('');
   const [body, setBody] = useState('{}');
   const [result, setResult] = useState<TryResult | undefined>();
   const [error, setError] = useState<string | undefined>();
-  const chosen = routes.find((r) => r.id === route) ?? routes[0];
+  const options = targets(routes, services);
+  const picked = options.find((o) => o.value === target) ?? options[0];
+  const chosen = picked?.value.startsWith('route:') ? routes.find((r) => `route:${r.id}` === picked.value) : undefined;
   const submit = async (e: Event) => {
     e.preventDefault();
     setResult(undefined);
@@ -158,7 +170,11 @@ export function TryIt({ routes }: { routes: RouteRow[] }) {
       return;
     }
     try {
-      setResult(await api<TryResult>('try', { route: chosen?.id, body: parsed, ...(path ? { path } : {}) }));
+      const what = picked?.value ?? '';
+      const call = what.startsWith('rpc:')
+        ? { rpc: { service: what.slice(4).split('/')[0], method: what.slice(4).split('/')[1] } }
+        : { route: what.slice(6), ...(path ? { path } : {}) };
+      setResult(await api<TryResult>('try', { ...call, body: parsed }));
     } catch (err) {
       setError(err instanceof ApiError ? `${err.status} ${err.body.code ?? ''}: ${err.message}` : String(err));
     }
@@ -168,11 +184,15 @@ export function TryIt({ routes }: { routes: RouteRow[] }) {
       <h2>Try it</h2>
       <form onSubmit={submit}>
         <label>
-          route{' '}
-          <select name="route" value={chosen?.id} onChange={(e) => setRoute((e.target as HTMLSelectElement).value)}>
-            {routes.map((r) => (
-              <option key={r.id} value={r.id}>
-                {r.id}
+          call{' '}
+          <select
+            name="target"
+            value={picked?.value}
+            onChange={(e) => setTarget((e.target as HTMLSelectElement).value)}
+          >
+            {options.map((o) => (
+              <option key={o.value} value={o.value}>
+                {o.label}
               </option>
             ))}
           </select>
@@ -180,6 +200,7 @@ export function TryIt({ routes }: { routes: RouteRow[] }) {
         <label>
           path{' '}
           <input
+            disabled={chosen === undefined}
             name="path"
             placeholder={chosen?.path}
             value={path}

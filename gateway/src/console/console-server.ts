@@ -1,5 +1,5 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import { InvalidArgumentError, NotFoundError } from '@switchyard/broker';
+import { InvalidArgumentError, NotFoundError, type Transport } from '@switchyard/broker';
 import type { Infrastructure, RegistryView } from '@switchyard/sdk';
 import type { Logger } from 'pino';
 import type { AuthGuard } from '../auth/auth-guard.js';
@@ -40,6 +40,8 @@ export interface ConsoleServerDeps {
   metrics: GatewayMetrics;
   errors: ErrorLog;
   publicUrl: () => string | undefined;
+  /** The transport the gateway bridges RPC routes with (its own identity when auth is on). */
+  rpc: Transport;
   timeoutMs: number;
   logger: Logger;
 }

@@ -1,14 +1,25 @@
 import { request as httpRequest } from 'node:http';
 import { request as httpsRequest } from 'node:https';
-import { InvalidArgumentError, NotFoundError, type Violation } from '@switchyard/broker';
+import {
+  InvalidArgumentError,
+  NotFoundError,
+  type Transport,
+  toSwitchyardError,
+  UnavailableError,
+  type Violation,
+} from '@switchyard/broker';
 import type { RegistryView, SchemaRegistry } from '@switchyard/sdk';
+import { httpStatusOf } from '../http/error-status.js';
 import { declaredMethod } from '../openapi/openapi-document.js';
 import type { RouteStore } from '../routing/route-store.js';
 import type { RouteRuntimes } from '../server/route-runtimes.js';
 import type { ConsoleUser } from './console-access.js';
 
 export interface TryItRequest {
-  route: string;
+  /** A route to call through the public listener... */
+  route?: string;
+  /** ...or an RPC method to call directly. */
+  rpc?: { service: string; method: string };
   /** Path to call; default the route's path (required when it has parameters or wildcards). */
   path?: string;
   /** Default: the route's first method, else POST. */
@@ -27,6 +38,7 @@ export interface TryItDeps {
   schemas: SchemaRegistry;
   /** Base URL of the public listener, reached on loopback. */
   publicUrl: () => string | undefined;
+  rpc: Transport;
   timeoutMs: number;
 }
 
@@ -39,6 +51,7 @@ const SHOWN_BYTES = 64 * 1024;
  * auth and limits apply exactly as for any client.
  */
 export async function tryIt(d: TryItDeps, user: ConsoleUser, input: TryItRequest): Promise<TryItResult> {
+  if (input.rpc !== undefined) return tryRpc(d, user, input.rpc, input.body);
   const route = d.store.table.routes.find((r) => r.id === input.route);
   if (route === undefined) {
     throw new NotFoundError(`no route ${JSON.stringify(input.route)}`, { details: { route: input.route } });
@@ -66,7 +79,55 @@ export async function tryIt(d: TryItDeps, user: ConsoleUser, input: TryItRequest
   const method = (input.method ?? def.match.methods?.[0] ?? 'POST').toUpperCase();
   const base = d.publicUrl();
   if (base === undefined) throw new InvalidArgumentError('the gateway is not listening');
-  return call(new URL(path, base), method, input.body, user.credentials, d.timeoutMs);
+  try {
+    return await call(new URL(path, base), method, input.body, user.credentials, d.timeoutMs);
+  } catch (err) {
+    throw new UnavailableError(`the gateway's public listener did not answer: ${(err as Error).message}`);
+  }
+}
+
+/**
+ * An RPC method called directly, as the gateway calls an RPC route's method: with the
+ * gateway's own service identity when auth is on, and the operator named as `x-caller`.
+ */
+async function tryRpc(
+  d: TryItDeps,
+  user: ConsoleUser,
+  target: { service: string; method: string },
+  body: unknown,
+): Promise<TryItResult> {
+  const { service, method } = target ?? {};
+  if (typeof service !== 'string' || typeof method !== 'string') {
+    throw new InvalidArgumentError('rpc must be { service, method }');
+  }
+  const info = declaredMethod(d.view.instances(service), method);
+  if (info === undefined) {
+    throw new NotFoundError(`no live instance of ${service} declares the method ${method}`, {
+      details: { service, method },
+    });
+  }
+  if (info.request !== undefined && d.schemas.has(info.request)) {
+    const violations = d.schemas.validate(info.request, body ?? null);
+    if (violations.length > 0) return { outcome: 'invalid', schema: info.request, violations };
+  }
+  const headers: Record<string, string> = user.subject === undefined ? {} : { 'x-caller': user.subject };
+  try {
+    const reply = await d.rpc.call(service, method, body ?? null, { timeoutMs: d.timeoutMs, headers });
+    return { outcome: 'called', status: 200, contentType: 'application/json', body: show(reply), truncated: false };
+  } catch (thrown) {
+    const err = toSwitchyardError(thrown);
+    return {
+      outcome: 'called',
+      status: httpStatusOf(err.code),
+      contentType: 'application/json',
+      body: show(err.toJSON()),
+      truncated: false,
+    };
+  }
+}
+
+function show(value: unknown): string {
+  return JSON.stringify(value ?? null, null, 2).slice(0, SHOWN_BYTES);
 }
 
 function call(

@@ -208,6 +208,7 @@ class HttpGateway implements Gateway {
       readiness: () => this.readiness(),
       openApi: openApi && { path: OPENAPI_PATH, handle: (req, res) => openApi.handle(req, res) },
     });
+    const rpcTransport = await this.#rpcTransport(infra, partial);
     const pipeline = new RequestPipeline({
       store,
       runtimes,
@@ -216,7 +217,7 @@ class HttpGateway implements Gateway {
       clientIp: this.#clientIp,
       trustProxy: o.trustProxy,
       forwarder: pool,
-      rpc: new RpcBridge(await this.#rpcTransport(infra, partial), this.#metrics, infra.auth?.issuer),
+      rpc: new RpcBridge(rpcTransport, this.#metrics, infra.auth?.issuer),
       schemas: infra.schemas,
       metrics: this.#metrics,
       logger: log,
@@ -245,6 +246,7 @@ class HttpGateway implements Gateway {
               metrics: this.#metrics,
               errors: this.#errors!,
               publicUrl: () => this.address()?.url,
+              rpc: rpcTransport,
               timeoutMs: o.timeoutMs,
               logger: this.#root.child({ component: 'console' }),
             });
