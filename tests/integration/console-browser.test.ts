@@ -147,6 +147,14 @@ describe.skipIf(!existsSync(CHROMIUM))('the web console in chromium (skipped onl
       await violations.first().waitFor({ timeout: 10_000 });
       expect(await page.locator('#try-it .violations').textContent()).toContain('/orderId');
 
+      // Traffic for the charts and the errors panel: anonymous calls of a route that needs a token.
+      for (let i = 0; i < 20; i++) {
+        const res = await fetch(`${gw.url}/api/payments/charge`, { method: 'POST', body: '{}' });
+        expect(res.status).toBe(401);
+      }
+      await page.locator('#errors', { hasText: 'UNAUTHENTICATED 20' }).waitFor({ timeout: 10_000 });
+      await page.locator('#traffic-now', { hasText: /now: [1-9][\d.]* req\/s/ }).waitFor({ timeout: 10_000 });
+
       const dir = mkdtempSync(join(tmpdir(), 'switchyard-console-'));
       const shot = join(dir, 'console.png');
       await page.screenshot({ path: shot, fullPage: true });

@@ -48,7 +48,7 @@ export function Charts({ samples }: { samples: MetricsSample[] }) {
   return (
     <section class="panel" id="charts">
       <h2>Traffic</h2>
-      {samples.length === 0 ? <p class="muted">Waiting for the first samples…</p> : null}
+      {samples.length === 0 ? <p class="muted">Waiting for the first samples…</p> : <Now s={samples.at(-1)!} />}
       <div class="charts">
         <Chart
           title="Requests / s"
@@ -71,4 +71,16 @@ function latency(kind: 'request' | 'rpc'): ChartProps['series'] {
     { label: 'p95', value: (s) => s[`${kind}P95`], color: '#d97706' },
     { label: 'p99', value: (s) => s[`${kind}P99`], color: '#dc2626' },
   ];
+}
+
+const ms = (v: number | null) => (v === null ? '–' : `${v.toFixed(1)} ms`);
+
+/** The latest sample in words (the charts' last point). */
+function Now({ s }: { s: MetricsSample }) {
+  return (
+    <p id="traffic-now">
+      now: {s.requestRate.toFixed(1)} req/s (p50 {ms(s.requestP50)}, p95 {ms(s.requestP95)}, p99 {ms(s.requestP99)}
+      ); RPC {s.rpcRate.toFixed(1)} req/s (p95 {ms(s.rpcP95)})
+    </p>
+  );
 }

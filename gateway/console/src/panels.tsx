@@ -125,7 +125,7 @@ export function Errors({ errors }: { errors: ErrorSummary | undefined }) {
             ))}
       </p>
       <ul class="log">
-        {errors.recent.slice(0, 20).map((e) => (
+        {errors.recent.slice(0, 10).map((e) => (
           <li key={`${e.at}-${e.requestId}`}>
             {new Date(e.at).toLocaleTimeString()} {e.status} {e.code} {e.route ?? '(no route)'} — {e.message}
           </li>
