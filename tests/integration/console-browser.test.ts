@@ -147,6 +147,13 @@ describe.skipIf(!existsSync(CHROMIUM))('the web console in chromium (skipped onl
       await violations.first().waitFor({ timeout: 10_000 });
       expect(await page.locator('#try-it .violations').textContent()).toContain('/orderId');
 
+      // The compatibility check of a pasted schema: a string where an object was is a break.
+      await page.locator('#schemas select[name=schema]').selectOption(CHARGE_SCHEMA);
+      await page.locator('#schemas li', { hasText: 'current file' }).waitFor({ timeout: 10_000 });
+      await page.locator('#schemas textarea[name=candidate]').fill('{"type": "string"}');
+      await page.locator('#schemas button[type=submit]').click();
+      await page.locator('#schemas ul.bad li').first().waitFor({ timeout: 10_000 });
+
       // Traffic for the charts and the errors panel: anonymous calls of a route that needs a token.
       for (let i = 0; i < 20; i++) {
         const res = await fetch(`${gw.url}/api/payments/charge`, { method: 'POST', body: '{}' });

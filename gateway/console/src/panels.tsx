@@ -1,4 +1,4 @@
-import { useState } from 'preact/hooks';
+import { useEffect, useState } from 'preact/hooks';
 import { ApiError, api } from './api.js';
 import type { ErrorSummary, RouteRow, RoutesSnapshot, ServiceRow, Violation } from './types.js';
 
@@ -252,10 +252,9 @@ export function Schemas() {
   const [history, setHistory] = useState<SchemaVersion[]>([]);
   const [pasted, setPasted] = useState('');
   const [verdict, setVerdict] = useState<string[] | string | undefined>();
-  if (list === undefined) {
-    setList([]);
+  useEffect(() => {
     void api<SchemaSummary[]>('schemas').then(setList, () => setList([]));
-  }
+  }, []);
   const pick = async (next: string) => {
     setId(next);
     setVerdict(undefined);
