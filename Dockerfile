@@ -23,7 +23,8 @@ COPY gateway/package.json gateway/
 COPY cli/package.json cli/
 RUN npm ci --no-audit --no-fund
 
-# Compile the four packages to <package>/dist (tests and bench are not part of an image).
+# Compile the four packages to <package>/dist (tests and bench are not part of an image),
+# and bundle the console.
 FROM deps AS build
 COPY tsconfig.base.json ./
 COPY broker broker
@@ -31,6 +32,8 @@ COPY sdk sdk
 COPY gateway gateway
 COPY cli cli
 RUN npx tsc -b broker sdk gateway cli
+# The web console's bundle (served at /console on the admin listener, docs/console.md).
+RUN npx vite build --config gateway/console/vite.config.ts
 
 # Production dependencies only: no TypeScript, tsx, vitest or Biome in the gateway image.
 FROM ${NODE_IMAGE} AS prod-deps
@@ -66,6 +69,7 @@ COPY cli/package.json cli/
 COPY --from=build /app/broker/dist broker/dist
 COPY --from=build /app/sdk/dist sdk/dist
 COPY --from=build /app/gateway/dist gateway/dist
+COPY --from=build /app/gateway/console/dist gateway/console/dist
 COPY --from=build /app/cli/dist cli/dist
 # Request schemas the routes name (SWITCHYARD_SCHEMAS defaults to ./schemas when it exists).
 COPY schemas schemas

@@ -10,6 +10,9 @@ import type { Logger } from 'pino';
 
 export const DEMO_USER = 'demo-user';
 export const DEMO_USER_SCOPES = ['orders:read', 'orders:write', 'payments:charge'];
+/** Signs in to the web console (`/console` on the admin port, docs/console.md). */
+export const DEMO_OPERATOR = 'demo-operator';
+export const OPERATOR_SCOPE = 'switchyard:operator';
 const SERVICES = ['gateway', 'orders', 'payments', 'notifications'] as const;
 
 export interface DemoAuth {
@@ -34,6 +37,7 @@ export async function startDemoAuth(logger: Logger, port: number): Promise<DemoA
   const made = await Promise.all([
     ...SERVICES.map((id) => server.createAccount({ id, type: 'service' })),
     server.createAccount({ id: DEMO_USER, type: 'user', scopes: DEMO_USER_SCOPES }),
+    server.createAccount({ id: DEMO_OPERATOR, type: 'user', scopes: [OPERATOR_SCOPE] }),
   ]);
   SERVICES.forEach((id, i) => {
     credentials[id] = { clientId: id, clientSecret: made[i]!.secret };
@@ -42,6 +46,6 @@ export async function startDemoAuth(logger: Logger, port: number): Promise<DemoA
     server,
     issuer: server.address()!.url,
     credentials,
-    user: { clientId: DEMO_USER, clientSecret: made.at(-1)!.secret },
+    user: { clientId: DEMO_USER, clientSecret: made[SERVICES.length]!.secret },
   };
 }

@@ -20,7 +20,14 @@ import { fileURLToPath } from 'node:url';
 import { createGateway, devJwtVerifierOptions, GATEWAY_ENV, signDevToken } from '@switchyard/gateway';
 import { createInfrastructure, installShutdownHandlers, startTracing } from '@switchyard/sdk';
 import { pino } from 'pino';
-import { DEMO_USER, DEMO_USER_SCOPES, type DemoAuth, startDemoAuth } from './demo-auth.js';
+import {
+  DEMO_OPERATOR,
+  DEMO_USER,
+  DEMO_USER_SCOPES,
+  type DemoAuth,
+  OPERATOR_SCOPE,
+  startDemoAuth,
+} from './demo-auth.js';
 import { startNotifications } from './notifications.js';
 import { startOrders } from './orders.js';
 import { startPayments } from './payments.js';
@@ -71,6 +78,11 @@ const tokenCurl = auth
 const token = auth
   ? await auth.server.issueToken(DEMO_USER)
   : await signDevToken({ sub: DEMO_USER, scopes: DEMO_USER_SCOPES });
+// The console reads the token from the URL fragment, which the browser never sends to a server.
+const operatorToken = auth
+  ? await auth.server.issueToken(DEMO_OPERATOR)
+  : await signDevToken({ sub: DEMO_OPERATOR, scopes: [OPERATOR_SCOPE] });
+const consoleUrl = admin ? `${admin}/console/#token=${operatorToken}` : undefined;
 const order = JSON.stringify({
   customerId: 'cus_Q4n8Zt2Lmx',
   items: [{ sku: 'MUG-BLUE-350', quantity: 2, unitPrice: { amount: 1250, currency: 'EUR' } }],
@@ -87,6 +99,8 @@ Switchyard demo (${infra.mode} mode) is running.
 
   gateway   ${base}
   admin     ${admin ?? '(off)'}   /metrics  /healthz  /readyz  /_switchyard/routes
+  console   ${consoleUrl ?? '(off: no admin port)'}
+            (the link signs you in as ${DEMO_OPERATOR} for an hour; docs/console.md)
   routes    ${routesFile}  (edit it: changes apply at once)
 
 ${

@@ -9,6 +9,7 @@ import {
 import type { Logger } from 'pino';
 import type { AuthGuard, AuthGuardOptions } from '../auth/auth-guard.js';
 import type { RouteAuthConfig } from '../auth/route-auth.js';
+import { type GatewayConsoleOptions, type ResolvedConsoleOptions, resolveConsole } from '../console/console-options.js';
 import type { GatewayMetricsOptions } from '../metrics/gateway-metrics.js';
 import type { TrustProxy } from '../ratelimit/client-ip.js';
 import type { RateLimiterOptions } from '../ratelimit/rate-limiter.js';
@@ -98,6 +99,12 @@ export interface GatewayOptions {
    * gateway", operator scope `switchyard:operator`.
    */
   openApi?: false | GatewayOpenApiOptions;
+  /**
+   * The web console at `/console` on the admin listener (docs/console.md). `false`: not
+   * served. Default on, for tokens with the scope `switchyard:operator`
+   * (`auth: 'admin-port'` drops the check: then the admin listener must be private).
+   */
+  console?: false | GatewayConsoleOptions;
   /** Upstream pool settings (connections, passive health, circuit, retries): see docs/gateway.md. */
   upstream?: GatewayUpstreamOptions;
   /**
@@ -158,6 +165,7 @@ export interface ResolvedGatewayOptions {
   readonly metrics: GatewayMetricsOptions;
   readonly exposeRoutes: boolean;
   readonly openApi: Required<GatewayOpenApiOptions> | false;
+  readonly console: ResolvedConsoleOptions | false;
   readonly upstream: GatewayUpstreamOptions;
   readonly credentials: ServiceCredentials | undefined;
 }
@@ -190,6 +198,7 @@ const KNOWN: readonly (keyof GatewayOptions)[] = [
   'metrics',
   'exposeRoutes',
   'openApi',
+  'console',
   'upstream',
   'credentials',
 ];
@@ -343,6 +352,7 @@ export function resolveGatewayOptions(options: GatewayOptions = {}): ResolvedGat
     metrics,
     exposeRoutes: boolOption('exposeRoutes', options.exposeRoutes, true),
     openApi: resolveOpenApi(options.openApi),
+    console: resolveConsole(options.console),
     upstream: upstreamOptions,
   });
 }

@@ -9,6 +9,8 @@ import { type Logger, pino } from 'pino';
 import { AuthGuard } from '../auth/auth-guard.js';
 import { ResponseCache } from '../cache/response-cache.js';
 import { type GatewayOptions, type ResolvedGatewayOptions, resolveGatewayOptions } from '../config/gateway-options.js';
+import { CONSOLE_PATH, ConsoleServer } from '../console/console-server.js';
+import { ErrorLog } from '../console/error-log.js';
 import { GatewayMetrics } from '../metrics/gateway-metrics.js';
 import { OpenApiEndpoint } from '../openapi/openapi-endpoint.js';
 import type { ClientIpResolver } from '../ratelimit/client-ip.js';
@@ -60,6 +62,7 @@ interface Running {
   unsubscribe: () => void;
   /** The gateway's own token, when auth is on. */
   tokens: TokenClient | undefined;
+  console: ConsoleServer | undefined;
 }
 
 /** A gateway in this process: one public listener, an optional admin listener. */
@@ -73,6 +76,8 @@ class HttpGateway implements Gateway {
   readonly #rateLimiter: RateLimiter;
   readonly #clientIp: ClientIpResolver;
   readonly #inFlight = new InFlight();
+  /** Errors the gateway answered with, for the console. */
+  readonly #errors: ErrorLog | undefined;
   readonly #upgraded = new Set<Duplex>();
   #phase: GatewayPhase = 'starting';
   #running: Running | undefined;
@@ -93,6 +98,7 @@ class HttpGateway implements Gateway {
       logger: this.#root.child({ component: 'ratelimit' }),
     });
     this.#clientIp = this.#rateLimiter.clientIp;
+    this.#errors = o.console === false ? undefined : new ErrorLog(o.console.recentErrors);
   }
 
   start(): Promise<void> {
@@ -180,6 +186,7 @@ class HttpGateway implements Gateway {
       readiness: () => this.readiness(),
       openApi: openApi && { path: OPENAPI_PATH, handle: (req, res) => openApi.handle(req, res) },
     });
+    const rpcTransport = await this.#rpcTransport(infra, partial);
     const pipeline = new RequestPipeline({
       store,
       runtimes,
@@ -188,13 +195,14 @@ class HttpGateway implements Gateway {
       clientIp: this.#clientIp,
       trustProxy: o.trustProxy,
       forwarder: pool,
-      rpc: new RpcBridge(await this.#rpcTransport(infra, partial), this.#metrics, infra.auth?.issuer),
+      rpc: new RpcBridge(rpcTransport, this.#metrics, infra.auth?.issuer),
       schemas: infra.schemas,
       metrics: this.#metrics,
       logger: log,
       inFlight: this.#inFlight,
       ops: (req, res) => publicOps(req, res),
       responseCache: new ResponseCache({ maxBytes: o.responseCacheMaxBytes }),
+      errors: this.#errors,
     });
     partial.pipeline = pipeline;
 
@@ -202,6 +210,26 @@ class HttpGateway implements Gateway {
     partial.server = server;
     await listen(server, o.port, o.host);
     if (o.adminPort !== false && !cluster.isWorker) {
+      const consoleServer =
+        o.console === false
+          ? undefined
+          : new ConsoleServer({
+              options: o.console,
+              guard: this.#guard,
+              infra,
+              view,
+              store,
+              runtimes,
+              pool,
+              metrics: this.#metrics,
+              errors: this.#errors!,
+              publicUrl: () => this.address()?.url,
+              rpc: rpcTransport,
+              timeoutMs: o.timeoutMs,
+              logger: this.#root.child({ component: 'console' }),
+            });
+      partial.console = consoleServer;
+      consoleServer?.start();
       const adminApp = createOpsApp({
         readiness: () => this.readiness(),
         metrics: this.#metrics,
@@ -210,6 +238,10 @@ class HttpGateway implements Gateway {
         openApi: openApi && {
           path: ADMIN_OPENAPI_PATH,
           handle: async (_req, res) => openApi.send(res, openApi.document('all')),
+        },
+        console: consoleServer && {
+          path: CONSOLE_PATH,
+          handle: (req, res, url) => consoleServer.handle(req, res, url),
         },
       });
       const admin = createHttpServer(adminApp);
@@ -338,6 +370,7 @@ class HttpGateway implements Gateway {
     await closeQuietly(log, 'route store', () => r?.store?.close());
     await closeQuietly(log, 'rate limiter', () => this.#rateLimiter.close());
     await closeQuietly(log, 'auth', () => this.#guard.close());
+    r?.console?.close();
     if (r?.admin?.listening) {
       r.admin.closeAllConnections();
       await new Promise<void>((resolve) => r.admin!.close(() => resolve()));

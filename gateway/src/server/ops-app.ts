@@ -36,6 +36,8 @@ export interface OpsAppDeps {
   store?: RouteStore | undefined;
   /** The API description: at OPENAPI_PATH on the public listener, ADMIN_OPENAPI_PATH on the admin one. */
   openApi?: { path: string; handle(req: IncomingMessage, res: ServerResponse): Promise<void> } | undefined;
+  /** The web console and its API, under `path` (admin listener only). */
+  console?: { path: string; handle(req: IncomingMessage, res: ServerResponse, url: string): Promise<void> } | undefined;
 }
 
 /**
@@ -46,7 +48,7 @@ export interface OpsAppDeps {
  * - `GET /healthz`: 200 while the process runs (liveness);
  * - `GET /readyz`: 200 or 503 with a JSON report naming what is not ready;
  * - admin only: `GET /metrics` (Prometheus text), `GET /_switchyard/routes` (the table and
- *   the rejected routes).
+ *   the rejected routes), `/console` (the web console, docs/console.md).
  */
 export function createOpsApp(deps: OpsAppDeps): Express {
   const app = express();
@@ -82,6 +84,10 @@ export function createOpsApp(deps: OpsAppDeps): Express {
   const openApi = deps.openApi;
   if (openApi) {
     app.get(openApi.path, (req: Request, res: Response) => void openApi.handle(req, res));
+  }
+  const consoleApp = deps.console;
+  if (consoleApp) {
+    app.use(consoleApp.path, (req: Request, res: Response) => void consoleApp.handle(req, res, req.originalUrl));
   }
   app.use((_req: Request, res: Response) => {
     res.status(404).json({ code: 'NOT_FOUND', message: 'no such gateway endpoint', retryable: false });

@@ -9,6 +9,7 @@ import type { AuthGuard } from '../auth/auth-guard.js';
 import { ANONYMOUS, type Identity } from '../auth/identity.js';
 import { stripIdentityHeaders } from '../auth/identity-headers.js';
 import type { CachedResponse, CachePlan, ResponseCache } from '../cache/response-cache.js';
+import type { ErrorLog } from '../console/error-log.js';
 import { setHeaderList } from '../http/header-list.js';
 import type { GatewayMetrics } from '../metrics/gateway-metrics.js';
 import type { RejectReason } from '../metrics/labels.js';
@@ -61,6 +62,8 @@ export interface RequestPipelineDeps {
   ops: (req: IncomingMessage, res: ServerResponse) => void;
   /** Responses of routes with `cache`. */
   responseCache: ResponseCache;
+  /** Where the errors the gateway answers with are noted for the console. */
+  errors?: ErrorLog | undefined;
 }
 
 /** Per-request state: one small object, found from the response in the `close` handler. */
@@ -324,6 +327,7 @@ export class RequestPipeline {
     if (!res.headersSent) setHeaderList(res, x.headers);
     // Refused before `100 Continue`: the client may never send the body, so the connection cannot be reused.
     if (x.expectsContinue && !res.headersSent) res.setHeader('connection', 'close');
+    d.errors?.record(err, x.routeId, x.requestId || undefined);
     writeEdgeError(res, err, x.requestId || undefined);
   }
 
