@@ -9,6 +9,7 @@ import { EXIT } from '@switchyard/cli';
 import { EtcdRegistry } from '@switchyard/sdk';
 import amqplib from 'amqplib';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import { queueExists } from '../fixtures/amqp-broker.js';
 import { cli, startCli } from '../fixtures/cli-run.js';
 import { uniqueNamespace } from '../harness/servers.js';
 
@@ -45,24 +46,6 @@ beforeAll(async () => {
 });
 
 afterAll(() => server.close());
-
-/** Whether RabbitMQ has a queue of this name (a passive declare on a throwaway channel). */
-async function queueExists(name: string): Promise<boolean> {
-  const conn = await amqplib.connect(amqpUrl);
-  try {
-    const ch = await conn.createChannel();
-    ch.on('error', () => {});
-    try {
-      await ch.checkQueue(name);
-      await ch.close();
-      return true;
-    } catch {
-      return false;
-    }
-  } finally {
-    await conn.close();
-  }
-}
 
 async function deleteQueues(names: string[]): Promise<void> {
   const conn = await amqplib.connect(amqpUrl);
@@ -172,7 +155,7 @@ describe('switchyard publish and subscribe', () => {
     const run = startCli(['subscribe', 'cli.tail.#', '--json'], { env });
     const [, group] = await run.stderr.waitFor(/as temporary group (cli-[0-9a-f]+)/);
     const queue = `${namespace}.events.${group}.cli.tail.#`;
-    expect(await queueExists(queue)).toBe(true);
+    expect(await queueExists(amqpUrl, queue)).toBe(true);
     await cli(['publish', 'cli.tail.one', '{"n":1}'], { env });
     await server.publish('cli.tail.two.deep', { n: 2 }, { source: 'test' });
     await run.stdout.waitFor(/cli\.tail\.two\.deep.*\n/);
@@ -187,8 +170,8 @@ describe('switchyard publish and subscribe', () => {
       ['cli.tail.two.deep', { n: 2 }],
     ]);
     expect(lines[1].headers['x-source']).toBe('test');
-    expect(await queueExists(queue)).toBe(false);
-    expect(await queueExists(`${queue}.dlq`)).toBe(false);
+    expect(await queueExists(amqpUrl, queue)).toBe(false);
+    expect(await queueExists(amqpUrl, `${queue}.dlq`)).toBe(false);
   });
 
   it('--count exits after that many events, in the human format', async () => {
@@ -208,7 +191,7 @@ describe('switchyard publish and subscribe', () => {
     await server.publish('cli.kept.x', {});
     expect(await run.done).toBe(EXIT.OK);
     const queue = `${namespace}.events.${group}.cli.kept.*`;
-    expect(await queueExists(queue)).toBe(true);
+    expect(await queueExists(amqpUrl, queue)).toBe(true);
     await deleteQueues([queue, `${queue}.dlq`]);
   });
 });

@@ -5,8 +5,8 @@
  */
 import { AmqpTransport, FailedPreconditionError } from '@switchyard/broker';
 import { EXIT } from '@switchyard/cli';
-import amqplib from 'amqplib';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import { queueExists } from '../fixtures/amqp-broker.js';
 import { spawnCli } from '../fixtures/cli-run.js';
 import { uniqueNamespace } from '../harness/servers.js';
 
@@ -76,37 +76,21 @@ describe('the switchyard binary', () => {
     const sub = spawnCli(['subscribe', 'cli.killed.*'], { env });
     const [, group] = await sub.stderr.waitFor(/as temporary group (cli-[0-9a-f]+)/, 20_000);
     const queue = `${namespace}.events.${group}.cli.killed.*`;
-    const conn = await amqplib.connect(amqpUrl);
-    conn.on('error', () => {});
-    const exists = async (name: string) => {
-      const ch = await conn.createChannel();
-      ch.on('error', () => {});
-      try {
-        await ch.checkQueue(name);
-        await ch.close();
-        return true;
-      } catch {
-        return false; // 404: the broker closed the channel
-      }
-    };
-    try {
-      expect(await exists(queue)).toBe(true);
-      expect(await exists(`${queue}.dlq`)).toBe(true);
-      sub.child.kill('SIGKILL');
-      await sub.exited;
-      // No cleanup ran; the queues go once unused for TEMPORARY_QUEUE_EXPIRES_MS (10 s). A
-      // passive declare counts as a use (it restarts the clock), so look only after the expiry.
-      let left = [queue, `${queue}.dlq`];
-      for (let look = 0; look < 3 && left.length > 0; look++) {
-        await new Promise((r) => setTimeout(r, 12_000));
-        const still: string[] = [];
-        for (const q of left) if (await exists(q)) still.push(q);
-        left = still;
-      }
-      expect(left, 'queues left behind by the killed subscriber').toEqual([]);
-    } finally {
-      await conn.close();
+    const exists = (name: string) => queueExists(amqpUrl, name);
+    expect(await exists(queue)).toBe(true);
+    expect(await exists(`${queue}.dlq`)).toBe(true);
+    sub.child.kill('SIGKILL');
+    await sub.exited;
+    // No cleanup ran; the queues go once unused for TEMPORARY_QUEUE_EXPIRES_MS (10 s). A
+    // passive declare counts as a use (it restarts the clock), so look only after the expiry.
+    let left = [queue, `${queue}.dlq`];
+    for (let look = 0; look < 3 && left.length > 0; look++) {
+      await new Promise((r) => setTimeout(r, 12_000));
+      const still: string[] = [];
+      for (const q of left) if (await exists(q)) still.push(q);
+      left = still;
     }
+    expect(left, 'queues left behind by the killed subscriber').toEqual([]);
   }, 60_000);
 
   it('gateway stops on SIGTERM: it drains and exits 0', async () => {

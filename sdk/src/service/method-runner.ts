@@ -16,7 +16,7 @@ import { MethodBulkhead } from '../resilience/bulkhead.js';
 import { MethodRateLimiter } from '../resilience/rate-limit.js';
 import type { SchemaRegistry } from '../schemas/schema-registry.js';
 import { ATTR, RPC_SYSTEM } from '../telemetry/semconv.js';
-import { failSpan, remoteParent, SpanKind, startSpan, traceOfSpan, tracingOn, withSpan } from '../telemetry/spans.js';
+import { endWith, remoteParent, SpanKind, startSpan, traceOfSpan, tracingOn, withSpan } from '../telemetry/spans.js';
 import { checkPayload } from './payload-check.js';
 import { OK, type ServiceMetrics } from './service-metrics.js';
 import type { ResolvedMethod } from './service-options.js';
@@ -63,20 +63,15 @@ export class MethodRunner {
    * handler, reply check), child of the caller's span from `traceparent`; the handler runs
    * with it active and sees it as `ctx.trace`.
    */
-  private async traced(req: IncomingRequest): Promise<unknown> {
+  private traced(req: IncomingRequest): Promise<unknown> {
     const header = req.headers[HEADER.traceparent];
     const parent = remoteParent(header);
     const span = startSpan(this.spanName, SpanKind.SERVER, this.spanAttributes, parent);
     const trace = traceOfSpan(span, parseTraceparent(header)?.parentSpanId);
-    try {
-      const result = await withSpan(span, parent, () => this.measured(req, trace));
-      span.end();
-      return result;
-    } catch (err) {
-      failSpan(span, err);
-      span.end();
-      throw err;
-    }
+    return endWith(
+      span,
+      withSpan(span, parent, () => this.measured(req, trace)),
+    );
   }
 
   private async measured(req: IncomingRequest, trace: TraceContext | undefined): Promise<unknown> {

@@ -5,7 +5,7 @@ import { HEADER } from '../context/headers.js';
 import { parseTraceparent } from '../context/trace-context.js';
 import type { SchemaRegistry } from '../schemas/schema-registry.js';
 import { ATTR, messagingSystemOf } from '../telemetry/semconv.js';
-import { failSpan, remoteParent, SpanKind, startSpan, traceOfSpan, tracingOn, withSpan } from '../telemetry/spans.js';
+import { endWith, remoteParent, SpanKind, startSpan, traceOfSpan, tracingOn, withSpan } from '../telemetry/spans.js';
 import { checkPayload } from './payload-check.js';
 import type { ResolvedSubscription } from './service-options.js';
 
@@ -64,12 +64,8 @@ async function traced(
     parent,
   );
   const ctx = new IncomingEventContext(host, event, traceOfSpan(span, parseTraceparent(header)?.parentSpanId));
-  try {
-    await withSpan(span, parent, () => spec.handler(event.payload, ctx));
-    span.end();
-  } catch (err) {
-    failSpan(span, err);
-    span.end();
-    throw err;
-  }
+  await endWith(
+    span,
+    withSpan(span, parent, async () => spec.handler(event.payload, ctx)),
+  );
 }
