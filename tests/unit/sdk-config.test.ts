@@ -113,6 +113,7 @@ describe('resolveServiceOptions', () => {
       timeoutMs: 10_000,
       retry: { attempts: 3, initialDelayMs: 50, maxDelayMs: 1000 },
       circuitBreaker: { failureRatio: 0.5, window: 20, minimumCalls: 10, halfOpenAfterMs: 5000 },
+      validateReplies: false,
     });
     expect(o.prefetch).toBe(100);
     expect(o.shutdownTimeoutMs).toBe(30_000);
@@ -129,6 +130,12 @@ describe('resolveServiceOptions', () => {
     expect(resolveServiceOptions({ name: 'a', version: '1', calls: { retry: false } }).calls.retry.attempts).toBe(1);
   });
 
+  it('checks replies on the caller side only when calls.validateReplies is true', () => {
+    expect(
+      resolveServiceOptions({ name: 'a', version: '1', calls: { validateReplies: true } }).calls.validateReplies,
+    ).toBe(true);
+  });
+
   it.each([
     [{ name: 'bad/name', version: '1' }, 'name'],
     [{ name: 'a' }, 'version'],
@@ -141,6 +148,7 @@ describe('resolveServiceOptions', () => {
     [{ name: 'a', version: '1', calls: { retry: { attempts: 0 } } }, 'calls.retry.attempts'],
     [{ name: 'a', version: '1', calls: { retry: { initialDelayMs: 500, maxDelayMs: 100 } } }, 'calls.retry.maxDelayMs'],
     [{ name: 'a', version: '1', calls: { circuitBreaker: { failureRatio: 2 } } }, 'calls.circuitBreaker.failureRatio'],
+    [{ name: 'a', version: '1', calls: { validateReplies: 'yes' } }, 'calls.validateReplies'],
     [{ name: 'a', version: '1', subscriptions: { 'a..b': handler } }, 'subscriptions.a..b'],
     [{ name: 'a', version: '1', emits: { 'orders.created': 42 } }, 'emits.orders.created'],
     [{ name: 'a', version: '1', prefetch: 70_000 }, 'prefetch'],

@@ -17,10 +17,11 @@ import { callDeadline } from '../resilience/deadline.js';
 import { retryAfterFailure, retryBackoff } from '../resilience/retry.js';
 import { isSafeToRetry } from '../resilience/retry-policy.js';
 import type { SchemaRegistry } from '../schemas/schema-registry.js';
+import type { SchemaValidator } from '../schemas/validator.js';
 import { ATTR, messagingSystemOf, RPC_SYSTEM } from '../telemetry/semconv.js';
 import { endWith, parentContextOf, SpanKind, startSpan, traceparentOf, tracingOn } from '../telemetry/spans.js';
 import { type CallTarget, CallTargets } from './call-target.js';
-import { checkPayload } from './payload-check.js';
+import { checkPayload, checkReply } from './payload-check.js';
 import { OK, type ServiceMetrics } from './service-metrics.js';
 import type { ResolvedCallDefaults } from './service-options.js';
 import type { TargetDirectory } from './target-directory.js';
@@ -186,7 +187,7 @@ class OutgoingCall {
     readonly options: ServiceCallOptions,
   ) {}
 
-  /** One attempt. Throws before sending when the target is unknown, the payload invalid or the time up. */
+  /** One attempt. Throws before sending when the target is unknown, the payload invalid or the time up; with `calls.validateReplies`, rejects an invalid reply. */
   attempt(): Promise<unknown> {
     const { directory, schemas, breakers } = this.caller.deps;
     const { service, method } = this.target;
@@ -196,25 +197,36 @@ class OutgoingCall {
       checkPayload(schemas, info.request, this.payload, 'request');
       this.validated = true;
     }
+    // `calls.validateReplies`: the validator is looked up before sending, so a response
+    // schema this side lacks fails the call (SCHEMA_NOT_FOUND) before the handler runs.
+    const reply =
+      this.caller.deps.defaults.validateReplies && info?.response !== undefined
+        ? schemas.get(info.response)
+        : undefined;
     // Checked here, not left to the transport, so an expired deadline is not counted against the target's breaker.
     if (this.deadline <= Date.now()) {
       throw new DeadlineExceededError(`the deadline passed before ${service}.${method} was called`, {
         details: { service, method },
       });
     }
-    return breakers ? breakers.run(service, () => this.send()) : this.send();
+    return breakers ? breakers.run(service, () => this.send(reply)) : this.send(reply);
   }
 
   // A method, not an arrow property: a function property made per call costs an allocation
   // (and, under tsx/esbuild keepNames, a defineProperty) on the hot path.
-  private send(): Promise<unknown> {
+  // An invalid reply fails inside the breaker: it counts against the target, as the
+  // server's own INTERNAL would.
+  private send(reply: SchemaValidator | undefined): Promise<unknown> {
     const o = this.options;
-    return this.caller.deps.transport.call(this.target.service, this.target.method, this.payload, {
+    const sent = this.caller.deps.transport.call(this.target.service, this.target.method, this.payload, {
       deadline: this.deadline,
       timeoutMs: Math.max(1, this.deadline - Date.now()),
       headers: this.headers,
       signal: o.signal,
       contentType: o.contentType,
     });
+    if (reply === undefined) return sent;
+    const { service, method } = this.target;
+    return sent.then((r) => checkReply(reply, service, method, r));
   }
 }

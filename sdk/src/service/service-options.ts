@@ -66,6 +66,13 @@ export interface CallDefaults {
   retry?: Partial<RetryOptions> | false;
   /** One breaker per target service; `false` disables them. */
   circuitBreaker?: Partial<CircuitBreakerOptions> | false;
+  /**
+   * Check each reply against the target method's registered response schema, and fail the
+   * call with INTERNAL (the violations in `details`) when it does not fit — for targets
+   * that may not check their own replies (hand-written servers, other languages). Costs one
+   * validation per reply. Default false: servers built on this SDK check their replies.
+   */
+  validateReplies?: boolean;
 }
 
 export interface ServiceOptions {
@@ -160,6 +167,7 @@ export interface ResolvedCallDefaults {
   readonly timeoutMs: number;
   readonly retry: Readonly<RetryOptions>;
   readonly circuitBreaker: Readonly<CircuitBreakerOptions> | false;
+  readonly validateReplies: boolean;
 }
 
 export interface ResolvedServiceOptions {
@@ -379,7 +387,7 @@ function resolveSubscription(service: string, topic: string, spec: unknown): Res
 
 function resolveCallDefaults(value: unknown): ResolvedCallDefaults {
   const calls = objectOption('calls', value);
-  knownKeys('calls', calls, ['timeoutMs', 'retry', 'circuitBreaker']);
+  knownKeys('calls', calls, ['timeoutMs', 'retry', 'circuitBreaker', 'validateReplies']);
   const timeoutMs = intOption('calls.timeoutMs', calls.timeoutMs, SERVICE_DEFAULTS.timeoutMs, 1);
 
   let retry: RetryOptions;
@@ -422,6 +430,7 @@ function resolveCallDefaults(value: unknown): ResolvedCallDefaults {
     timeoutMs,
     retry: Object.freeze(retry),
     circuitBreaker: circuitBreaker === false ? false : Object.freeze(circuitBreaker),
+    validateReplies: boolOption('calls.validateReplies', calls.validateReplies, false),
   });
 }
 
