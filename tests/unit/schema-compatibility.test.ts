@@ -45,10 +45,24 @@ const breaking: Case[] = [
     breaks: [['/properties/note', /removed/]],
   },
   {
-    name: 'new typed property on an open object (any value was accepted under that name)',
+    name: 'new property that additionalProperties (a schema) did not allow with that type',
+    old: order({ additionalProperties: { type: 'string' } }),
+    new: order({ additionalProperties: { type: 'string' } }, { coupon: { type: 'integer' } }),
+    breaks: [['/properties/coupon/type', /narrowed/]],
+  },
+  {
+    name: 'new typed property on an open object that is also required',
     old: order(),
-    new: order({}, { coupon: { type: 'string' } }),
-    breaks: [['/properties/coupon', /open object/]],
+    new: order({ required: ['sku', 'qty', 'coupon'] }, { coupon: { type: 'string' } }),
+    breaks: [['/required', /"coupon" became required/]],
+  },
+  {
+    // Inside `not` the comparison runs the other way round: the open-object rule must not
+    // relax it, or { x: 1 } (valid before) would be rejected unnoticed.
+    name: 'not widened to exclude objects a typed property used to spare',
+    old: { not: { type: 'object', properties: { x: { type: 'string' } } } },
+    new: { not: { type: 'object' } },
+    breaks: [['/not', /cannot prove/]],
   },
   {
     name: 'type narrowed from string to integer',
@@ -238,6 +252,29 @@ const compatible: Array<Omit<Case, 'breaks'>> = [
     name: 'new optional property on a closed object',
     old: order({ additionalProperties: false }),
     new: order({ additionalProperties: false }, { coupon: { type: 'string' } }),
+  },
+  {
+    name: 'new typed optional property on an open object (additionalProperties absent)',
+    old: order(),
+    new: order({}, { coupon: { type: 'string', maxLength: 20 } }),
+  },
+  {
+    name: 'new typed optional property on an open object (additionalProperties: true)',
+    old: order({ additionalProperties: true }),
+    new: order(
+      { additionalProperties: true },
+      { coupon: { type: 'object', properties: { code: { type: 'string' } } } },
+    ),
+  },
+  {
+    name: 'new typed optional property on a nested open object',
+    old: { type: 'object', properties: { order: order() } },
+    new: { type: 'object', properties: { order: order({}, { coupon: { type: 'string' } }) } },
+  },
+  {
+    name: 'new optional property on an object closed by unevaluatedProperties',
+    old: order({ unevaluatedProperties: false }),
+    new: order({ unevaluatedProperties: false }, { coupon: { type: 'string' } }),
   },
   {
     name: 'new optional property that accepts anything',

@@ -33,6 +33,8 @@ export interface CompatibilityOptions {
  * means the list is empty). Conservative: when a change cannot be proven safe (a changed
  * `oneOf`, `not`, `if`, a new `pattern`, an unknown keyword, ...) it is reported as a break
  * that says so. Pointers point into the schema, through `$ref`s as if they were inlined.
+ * Old payloads are taken to carry only the properties their schema names, so a new
+ * optional property on an open object is compatible (docs/schemas.md, the open-object rule).
  */
 export function checkCompatibility(
   oldSchema: JsonSchema,
@@ -213,6 +215,12 @@ function mergeOld(nodes: SchemaNode[]): SchemaNode | undefined {
 class Checker {
   /** Pairs (old, new) being compared on the current path: a `$ref` cycle is assumed compatible. */
   private readonly active = new Map<object, Set<object>>();
+  /**
+   * Above 0 while proving equivalence or comparing the other way round (inside `not`):
+   * there the open-object rule does not hold (it assumes old payloads, not new ones, leave
+   * out undeclared properties), so every comparison is strict set inclusion.
+   */
+  private strict = 0;
 
   constructor(private readonly newTop: string) {}
 
@@ -277,7 +285,16 @@ class Checker {
   }
 
   private equivalent(a: SchemaNode, b: SchemaNode): boolean {
-    return this.compare(a, b, '').length === 0 && this.compare(b, a, '').length === 0;
+    return this.strictly(() => this.compare(a, b, '').length === 0 && this.compare(b, a, '').length === 0);
+  }
+
+  private strictly<T>(fn: () => T): T {
+    this.strict++;
+    try {
+      return fn();
+    } finally {
+      this.strict--;
+    }
   }
 
   /** Compare two schemas without `$ref`/`allOf` at their top, keyword by keyword. */
@@ -503,20 +520,14 @@ class Checker {
       const p = matching(oPatterns, name)[0];
       return p !== undefined ? oPatterns[p] : (O.additionalProperties ?? true);
     };
+    // The open-object rule: a payload carries only the properties its schema names, so a
+    // property new to an open object (no additionalProperties, or true; no pattern for the
+    // name) was absent from every old payload, whatever schema it gets now. Not in strict
+    // comparisons (see `strict`).
+    const open = O.additionalProperties === undefined || O.additionalProperties === true;
     for (const name of Object.keys(nProps)) {
-      const pointer = pointerJoin(path, 'properties', name);
-      const before = oldFor(name);
-      if (before === true && !Object.hasOwn(oProps, name)) {
-        // An open object accepted this name with any value: say that, not "type narrowed".
-        const found: Break[] = [];
-        sub(before, nProps[name], pointer, found);
-        if (found.length > 0) {
-          br(
-            pointer,
-            `property "${name}" added to an open object: any value under that name was accepted before, now it must match its schema (close additionalProperties to add properties compatibly)`,
-          );
-        }
-      } else sub(before, nProps[name], pointer);
+      if (open && this.strict === 0 && !Object.hasOwn(oProps, name) && matching(oPatterns, name).length === 0) continue;
+      sub(oldFor(name), nProps[name], pointerJoin(path, 'properties', name));
     }
     const newLeftover = N.additionalProperties ?? N.unevaluatedProperties ?? true;
     for (const name of Object.keys(oProps)) {
@@ -643,7 +654,9 @@ class Checker {
 
     if (N.not !== undefined) {
       // Valid now means "not N.not"; safe when everything N.not matches, O.not matched too.
-      const safe = O.not !== undefined && this.compare(childNode(n, N.not), childNode(o, O.not), '').length === 0;
+      const safe =
+        O.not !== undefined &&
+        this.strictly(() => this.compare(childNode(n, N.not), childNode(o, O.not), '').length === 0);
       if (!safe) {
         br(
           `${path}/not`,
