@@ -71,6 +71,8 @@ COPY --from=build /app/sdk/dist sdk/dist
 COPY --from=build /app/gateway/dist gateway/dist
 COPY --from=build /app/gateway/console/dist gateway/console/dist
 COPY --from=build /app/cli/dist cli/dist
+# Files `switchyard new service` copies (the Python service template).
+COPY --from=build /app/cli/templates cli/templates
 # Request schemas the routes name (SWITCHYARD_SCHEMAS defaults to ./schemas when it exists).
 COPY schemas schemas
 USER node
