@@ -1,4 +1,29 @@
+/**
+ * The compatibility checker: `checkCompatibility` and the walk over two schemas, conjunct
+ * by conjunct and keyword by keyword. Objects and combinators are compared in
+ * compatibility-objects.ts and compatibility-combinators.ts; what they share is in
+ * compatibility-keywords.ts.
+ */
 import { canonicalJson, jsonEqual } from './canonical-json.js';
+import { compareCombinators } from './compatibility-combinators.js';
+import {
+  accepts,
+  type Bound,
+  canBe,
+  counts,
+  EMPTY,
+  HANDLED,
+  isMultiple,
+  list,
+  lowerBound,
+  type Obj,
+  possibleTypes,
+  quoteList,
+  type Recursion,
+  typeList,
+  upperBound,
+} from './compatibility-keywords.js';
+import { compareObject } from './compatibility-objects.js';
 import { pointerJoin } from './json-pointer.js';
 import { documentUri } from './schema-refs.js';
 import {
@@ -12,7 +37,7 @@ import {
   type SchemaResolver,
   type Side,
 } from './schema-walk.js';
-import type { Break, JsonSchema, JsonSchemaObject } from './types.js';
+import type { Break, JsonSchema } from './types.js';
 
 export type { SchemaResolver };
 
@@ -59,139 +84,6 @@ function dedupe(breaks: Break[]): Break[] {
   });
 }
 
-type Obj = JsonSchemaObject;
-const EMPTY: Obj = {};
-
-/** Keywords `compareFlat` understands; any other keyword that changes is a possible break. */
-const HANDLED = new Set([
-  'type',
-  'enum',
-  'const',
-  'minimum',
-  'exclusiveMinimum',
-  'maximum',
-  'exclusiveMaximum',
-  'multipleOf',
-  'minLength',
-  'maxLength',
-  'pattern',
-  'format',
-  'minItems',
-  'maxItems',
-  'uniqueItems',
-  'prefixItems',
-  'items',
-  'contains',
-  'minContains',
-  'maxContains',
-  'unevaluatedItems',
-  'required',
-  'properties',
-  'patternProperties',
-  'additionalProperties',
-  'propertyNames',
-  'minProperties',
-  'maxProperties',
-  'dependentRequired',
-  'dependentSchemas',
-  'unevaluatedProperties',
-  'anyOf',
-  'oneOf',
-  'not',
-  'if',
-  'then',
-  'else',
-]);
-
-type JsonType = 'null' | 'boolean' | 'object' | 'array' | 'string' | 'number' | 'integer';
-
-function jsonType(value: unknown): JsonType {
-  if (value === null) return 'null';
-  if (Array.isArray(value)) return 'array';
-  if (typeof value === 'number') return Number.isInteger(value) ? 'integer' : 'number';
-  return typeof value as JsonType;
-}
-
-function typeList(value: unknown): string[] {
-  return Array.isArray(value) ? value.map(String) : typeof value === 'string' ? [value] : [];
-}
-
-/** A `type` set accepts `t` (every integer is a number). */
-function accepts(types: ReadonlySet<string>, t: string): boolean {
-  return types.has(t) || (t === 'integer' && types.has('number'));
-}
-
-/** The JSON types a schema can accept, from `type`, `const` and `enum`; undefined = any. */
-function possibleTypes(s: Obj): Set<string> | undefined {
-  const declared = s.type === undefined ? undefined : new Set(typeList(s.type));
-  const values = s.const !== undefined ? [s.const] : Array.isArray(s.enum) ? s.enum : undefined;
-  if (values === undefined) return declared;
-  const fromValues = new Set<string>();
-  for (const v of values) {
-    const t = jsonType(v);
-    if (declared === undefined || accepts(declared, t)) fromValues.add(t);
-  }
-  return fromValues;
-}
-
-function canBe(types: ReadonlySet<string> | undefined, kind: 'number' | 'string' | 'array' | 'object'): boolean {
-  if (types === undefined) return true;
-  return kind === 'number' ? types.has('number') || types.has('integer') : types.has(kind);
-}
-
-function list(values: Iterable<unknown>): string {
-  return [...values].map((v) => (typeof v === 'string' ? v : canonicalJson(v))).join(', ');
-}
-
-function quoteList(values: Iterable<unknown>): string {
-  return [...values].map(canonicalJson).join(', ');
-}
-
-interface Bound {
-  value: number;
-  exclusive: boolean;
-  keyword: string;
-}
-
-function lowerBound(s: Obj): Bound | undefined {
-  const min = typeof s.minimum === 'number' ? { value: s.minimum, exclusive: false, keyword: 'minimum' } : undefined;
-  const ex =
-    typeof s.exclusiveMinimum === 'number'
-      ? { value: s.exclusiveMinimum, exclusive: true, keyword: 'exclusiveMinimum' }
-      : undefined;
-  if (!min) return ex;
-  if (!ex) return min;
-  return ex.value >= min.value ? ex : min;
-}
-
-function upperBound(s: Obj): Bound | undefined {
-  const max = typeof s.maximum === 'number' ? { value: s.maximum, exclusive: false, keyword: 'maximum' } : undefined;
-  const ex =
-    typeof s.exclusiveMaximum === 'number'
-      ? { value: s.exclusiveMaximum, exclusive: true, keyword: 'exclusiveMaximum' }
-      : undefined;
-  if (!max) return ex;
-  if (!ex) return max;
-  return ex.value <= max.value ? ex : max;
-}
-
-function isMultiple(value: number, of: number): boolean {
-  const r = value / of;
-  return Math.abs(r - Math.round(r)) < 1e-9;
-}
-
-function obj(value: unknown): Obj {
-  return value !== null && typeof value === 'object' && !Array.isArray(value) ? (value as Obj) : EMPTY;
-}
-
-function regex(pattern: string): RegExp | undefined {
-  try {
-    return new RegExp(pattern, 'u');
-  } catch {
-    return undefined;
-  }
-}
-
 /**
  * Merge the old side's conjuncts into one schema when they do not constrain the same
  * keyword differently. Sound for the old side: the merge accepts at least what all
@@ -212,15 +104,11 @@ function mergeOld(nodes: SchemaNode[]): SchemaNode | undefined {
   return { ...first, schema: merged };
 }
 
-class Checker {
+class Checker implements Recursion {
   /** Pairs (old, new) being compared on the current path: a `$ref` cycle is assumed compatible. */
   private readonly active = new Map<object, Set<object>>();
-  /**
-   * Above 0 while proving equivalence or comparing the other way round (inside `not`):
-   * there the open-object rule does not hold (it assumes old payloads, not new ones, leave
-   * out undeclared properties), so every comparison is strict set inclusion.
-   */
-  private strict = 0;
+  /** Depth of `strictly` calls (see Recursion.strict). */
+  private strictDepth = 0;
 
   constructor(private readonly newTop: string) {}
 
@@ -284,16 +172,20 @@ class Checker {
     return breaks;
   }
 
-  private equivalent(a: SchemaNode, b: SchemaNode): boolean {
+  get strict(): boolean {
+    return this.strictDepth > 0;
+  }
+
+  equivalent(a: SchemaNode, b: SchemaNode): boolean {
     return this.strictly(() => this.compare(a, b, '').length === 0 && this.compare(b, a, '').length === 0);
   }
 
-  private strictly<T>(fn: () => T): T {
-    this.strict++;
+  strictly<T>(fn: () => T): T {
+    this.strictDepth++;
     try {
       return fn();
     } finally {
-      this.strict--;
+      this.strictDepth--;
     }
   }
 
@@ -390,7 +282,7 @@ class Checker {
 
     // --- strings
     if (canBe(oldTypes, 'string')) {
-      this.counts(O, N, path, 'minLength', 'maxLength', 'strings', 'characters', br);
+      counts(O, N, path, 'minLength', 'maxLength', 'strings', 'characters', br);
       if (typeof N.pattern === 'string' && N.pattern !== O.pattern) {
         br(
           `${path}/pattern`,
@@ -411,7 +303,7 @@ class Checker {
 
     // --- arrays
     if (canBe(oldTypes, 'array')) {
-      this.counts(O, N, path, 'minItems', 'maxItems', 'arrays', 'items', br);
+      counts(O, N, path, 'minItems', 'maxItems', 'arrays', 'items', br);
       if (N.uniqueItems === true && O.uniqueItems !== true) {
         br(`${path}/uniqueItems`, 'uniqueItems added: arrays with duplicates were accepted before');
       }
@@ -453,10 +345,10 @@ class Checker {
     }
 
     // --- objects
-    if (canBe(oldTypes, 'object')) this.compareObject(O, N, path, br, sub);
+    if (canBe(oldTypes, 'object')) compareObject(this, O, N, path, br, sub);
 
     // --- combinators
-    this.compareCombinators(o, n, O, N, path, br, sub);
+    compareCombinators(this, o, n, O, N, path, br, sub);
 
     // --- anything else: unchanged, or a change we cannot reason about
     for (const k of Object.keys(N)) {
@@ -470,259 +362,4 @@ class Checker {
     }
     return breaks;
   }
-
-  /** min/max pairs: the new minimum may only go down, the new maximum only up. */
-  private counts(
-    O: Obj,
-    N: Obj,
-    path: string,
-    minKw: string,
-    maxKw: string,
-    what: string,
-    unit: string,
-    br: (pointer: string, message: string) => void,
-  ): void {
-    const nMin = typeof N[minKw] === 'number' ? (N[minKw] as number) : 0;
-    const oMin = typeof O[minKw] === 'number' ? (O[minKw] as number) : 0;
-    if (nMin > oMin) {
-      br(`${path}/${minKw}`, `${minKw} raised from ${oMin} to ${nMin}: ${what} with fewer ${unit} are now rejected`);
-    }
-    if (typeof N[maxKw] === 'number') {
-      const nMax = N[maxKw] as number;
-      const oMax = typeof O[maxKw] === 'number' ? (O[maxKw] as number) : undefined;
-      if (oMax === undefined) {
-        br(`${path}/${maxKw}`, `${maxKw} ${nMax} added: ${what} with more ${unit} were accepted before`);
-      } else if (nMax < oMax) {
-        br(`${path}/${maxKw}`, `${maxKw} lowered from ${oMax} to ${nMax}: ${what} with more ${unit} are now rejected`);
-      }
-    }
-  }
-
-  private compareObject(
-    O: Obj,
-    N: Obj,
-    path: string,
-    br: (pointer: string, message: string) => void,
-    sub: (os: unknown, ns: unknown, pointer: string, sink?: Break[]) => void,
-  ): void {
-    const oProps = obj(O.properties);
-    const nProps = obj(N.properties);
-    const oPatterns = obj(O.patternProperties);
-    const nPatterns = obj(N.patternProperties);
-    const matching = (patterns: Obj, name: string) =>
-      Object.keys(patterns).filter((p) => regex(p)?.test(name) ?? false);
-
-    // What the old schema allowed under a property name: its own schema, else a matching
-    // pattern, else additionalProperties (one of them when several apply: more permissive,
-    // so a clean comparison still proves compatibility).
-    const oldFor = (name: string): unknown => {
-      if (Object.hasOwn(oProps, name)) return oProps[name];
-      const p = matching(oPatterns, name)[0];
-      return p !== undefined ? oPatterns[p] : (O.additionalProperties ?? true);
-    };
-    // The open-object rule: a payload carries only the properties its schema names, so a
-    // property new to an open object (no additionalProperties, or true; no pattern for the
-    // name) was absent from every old payload, whatever schema it gets now. Not in strict
-    // comparisons (see `strict`).
-    const open = O.additionalProperties === undefined || O.additionalProperties === true;
-    for (const name of Object.keys(nProps)) {
-      if (open && this.strict === 0 && !Object.hasOwn(oProps, name) && matching(oPatterns, name).length === 0) continue;
-      sub(oldFor(name), nProps[name], pointerJoin(path, 'properties', name));
-    }
-    const newLeftover = N.additionalProperties ?? N.unevaluatedProperties ?? true;
-    for (const name of Object.keys(oProps)) {
-      if (Object.hasOwn(nProps, name)) continue;
-      const patterns = matching(nPatterns, name);
-      const pointer = pointerJoin(path, 'properties', name);
-      if (patterns.length > 0) {
-        for (const p of patterns) sub(oProps[name], nPatterns[p], pointer);
-      } else if (newLeftover === false && oProps[name] !== false) {
-        const closedBy = N.additionalProperties === false ? 'additionalProperties' : 'unevaluatedProperties';
-        br(
-          pointer,
-          `property "${name}" was removed and is no longer allowed (${closedBy} is false): payloads that had it are now rejected`,
-        );
-      } else sub(oProps[name], newLeftover, pointer);
-    }
-    for (const p of Object.keys(nPatterns)) {
-      const pointer = pointerJoin(path, 'patternProperties', p);
-      sub(Object.hasOwn(oPatterns, p) ? oPatterns[p] : (O.additionalProperties ?? true), nPatterns[p], pointer);
-      // Properties kept by name must also pass a new pattern they match (removed ones were compared above).
-      for (const name of Object.keys(nProps)) {
-        if (regex(p)?.test(name)) sub(oldFor(name), nPatterns[p], pointer);
-      }
-    }
-    if (N.additionalProperties !== undefined) {
-      const pointer = `${path}/additionalProperties`;
-      if (N.additionalProperties === false && O.additionalProperties !== false) {
-        br(pointer, 'additionalProperties closed: properties not listed were accepted before and are now rejected');
-      } else {
-        sub(O.additionalProperties ?? true, N.additionalProperties, pointer);
-      }
-      // Names an old pattern covered that no new pattern does now fall to additionalProperties.
-      for (const p of Object.keys(oPatterns)) {
-        if (!Object.hasOwn(nPatterns, p) && N.additionalProperties !== false)
-          sub(oPatterns[p], N.additionalProperties, pointer);
-      }
-    }
-    if (N.unevaluatedProperties !== undefined && !jsonEqual(O.unevaluatedProperties, N.unevaluatedProperties)) {
-      const pointer = `${path}/unevaluatedProperties`;
-      if (N.unevaluatedProperties === false) {
-        br(
-          pointer,
-          'unevaluatedProperties closed: properties no other keyword covers were accepted before and are now rejected',
-        );
-      } else sub(O.unevaluatedProperties ?? true, N.unevaluatedProperties, pointer);
-    }
-    const oldRequired = new Set(Array.isArray(O.required) ? O.required.map(String) : []);
-    for (const r of Array.isArray(N.required) ? N.required.map(String) : []) {
-      if (!oldRequired.has(r)) {
-        br(`${path}/required`, `property "${r}" became required: payloads without it were accepted before`);
-      }
-    }
-    const oDeps = obj(O.dependentRequired);
-    for (const [k, deps] of Object.entries(obj(N.dependentRequired))) {
-      const before = new Set([...(Array.isArray(oDeps[k]) ? (oDeps[k] as unknown[]).map(String) : []), ...oldRequired]);
-      for (const d of Array.isArray(deps) ? deps.map(String) : []) {
-        if (!before.has(d)) {
-          br(pointerJoin(path, 'dependentRequired', k), `property "${d}" became required when "${k}" is present`);
-        }
-      }
-    }
-    const oDepSchemas = obj(O.dependentSchemas);
-    for (const [k, s] of Object.entries(obj(N.dependentSchemas))) {
-      sub(oDepSchemas[k] ?? true, s, pointerJoin(path, 'dependentSchemas', k));
-    }
-    if (N.propertyNames !== undefined) {
-      sub(O.propertyNames ?? { type: 'string' }, N.propertyNames, `${path}/propertyNames`);
-    }
-    this.counts(O, N, path, 'minProperties', 'maxProperties', 'objects', 'properties', br);
-  }
-
-  private compareCombinators(
-    o: SchemaNode,
-    n: SchemaNode,
-    O: Obj,
-    N: Obj,
-    path: string,
-    br: (pointer: string, message: string) => void,
-    sub: (os: unknown, ns: unknown, pointer: string, sink?: Break[]) => void,
-  ): void {
-    const branches = (side: SchemaNode, value: unknown) =>
-      Array.isArray(value) ? value.map((s) => childNode(side, s)) : [];
-    const covered = (old: SchemaNode, news: SchemaNode[]) => news.some((nb) => this.compare(old, nb, '').length === 0);
-    // Old payloads each match some old branch (or the whole old schema when it had none).
-    const oldAlternatives = (): SchemaNode[] =>
-      Array.isArray(O.anyOf) ? branches(o, O.anyOf) : Array.isArray(O.oneOf) ? branches(o, O.oneOf) : [o];
-
-    if (Array.isArray(N.anyOf)) {
-      const news = branches(n, N.anyOf);
-      if (!Array.isArray(O.anyOf) && !Array.isArray(O.oneOf)) {
-        if (!covered(o, news)) {
-          br(`${path}/anyOf`, 'anyOf added; cannot prove that every old payload matches one of its branches');
-        }
-      } else {
-        oldAlternatives().forEach((ob, i) => {
-          if (!covered(ob, news)) {
-            br(
-              `${path}/anyOf`,
-              `anyOf narrowed: old branch ${i} is not covered by any new branch; cannot prove the change compatible`,
-            );
-          }
-        });
-      }
-    }
-
-    if (Array.isArray(N.oneOf)) {
-      const news = branches(n, N.oneOf);
-      const olds = Array.isArray(O.oneOf) ? branches(o, O.oneOf) : undefined;
-      const same =
-        olds !== undefined && olds.length === news.length && olds.every((ob, i) => this.equivalent(ob, news[i]!));
-      if (!same) {
-        const disjoint = this.disjoint(news);
-        const uncovered = disjoint ? oldAlternatives().filter((ob) => !covered(ob, news)) : [];
-        if (!disjoint || uncovered.length > 0) {
-          br(
-            `${path}/oneOf`,
-            disjoint
-              ? 'oneOf narrowed: some old payloads match none of the new branches'
-              : 'oneOf changed; cannot prove that every old payload still matches exactly one branch',
-          );
-        }
-      }
-    }
-
-    if (N.not !== undefined) {
-      // Valid now means "not N.not"; safe when everything N.not matches, O.not matched too.
-      const safe =
-        O.not !== undefined &&
-        this.strictly(() => this.compare(childNode(n, N.not), childNode(o, O.not), '').length === 0);
-      if (!safe) {
-        br(
-          `${path}/not`,
-          O.not === undefined
-            ? 'not added; cannot prove that no old payload matches it'
-            : 'not changed; cannot prove the change compatible',
-        );
-      }
-    }
-
-    if (N.if !== undefined && (N.then !== undefined || N.else !== undefined)) {
-      if (O.if !== undefined && this.equivalent(childNode(o, O.if), childNode(n, N.if))) {
-        if (N.then !== undefined) sub(O.then ?? true, N.then, `${path}/then`);
-        if (N.else !== undefined) sub(O.else ?? true, N.else, `${path}/else`);
-      } else {
-        br(
-          `${path}/if`,
-          O.if === undefined
-            ? 'if/then/else added; cannot prove the change compatible'
-            : 'if changed; cannot prove the change compatible',
-        );
-      }
-    }
-  }
-
-  /**
-   * Branches no value can match two of at once: each is an object with a required
-   * property whose `const`/`enum` values no other branch shares (a discriminator).
-   */
-  private disjoint(branches: SchemaNode[]): boolean {
-    if (branches.length < 2) return true;
-    const infos = branches.map((b) => discriminatorInfo(b));
-    if (infos.some((i) => !i.object)) return false;
-    const candidates = [...infos[0]!.values.keys()].filter((name) => infos.every((i) => i.values.has(name)));
-    return candidates.some((name) => {
-      const seen = new Set<string>();
-      for (const info of infos) {
-        for (const v of info.values.get(name)!) {
-          if (seen.has(v)) return false;
-        }
-        for (const v of info.values.get(name)!) seen.add(v);
-      }
-      return true;
-    });
-  }
-}
-
-/** For one oneOf branch: is it object-only, and which required properties pin a value set. */
-function discriminatorInfo(branch: SchemaNode): { object: boolean; values: Map<string, string[]> } {
-  let object = false;
-  const required = new Set<string>();
-  const pinned = new Map<string, string[]>();
-  for (const c of conjuncts(branch, '')) {
-    if ('unresolved' in c || typeof c.node.schema === 'boolean') continue;
-    const s = c.node.schema;
-    if (typeList(s.type).length > 0 && typeList(s.type).every((t) => t === 'object')) object = true;
-    for (const r of Array.isArray(s.required) ? s.required : []) required.add(String(r));
-    for (const [name, propSchema] of Object.entries(obj(s.properties))) {
-      for (const pc of conjuncts(childNode(c.node, propSchema), '')) {
-        if ('unresolved' in pc || typeof pc.node.schema === 'boolean') continue;
-        const ps = pc.node.schema;
-        const values = ps.const !== undefined ? [ps.const] : Array.isArray(ps.enum) ? ps.enum : undefined;
-        if (values) pinned.set(name, values.map(canonicalJson));
-      }
-    }
-  }
-  for (const name of [...pinned.keys()]) if (!required.has(name)) pinned.delete(name);
-  return { object, values: pinned };
 }
