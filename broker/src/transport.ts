@@ -128,6 +128,14 @@ export interface CallOptions {
   headers?: Headers;
   contentType?: string;
   signal?: AbortSignal;
+  /**
+   * While the transport is disconnected from its broker, hold the call until the
+   * connection is back (or the deadline passes) instead of failing it UNAVAILABLE at once.
+   * Only the sending waits: a call in flight when the connection drops still fails
+   * UNAVAILABLE, since the request may have run. gRPC's `waitForReady`. Default false.
+   * The memory transport is never disconnected while started and ignores it.
+   */
+  waitForReady?: boolean;
 }
 
 export interface StreamCallOptions extends CallOptions {

@@ -7,6 +7,11 @@
  * queue is gone with its last server, so the call fails UNAVAILABLE at once. When the
  * channel dies the replies can never arrive (direct reply-to is bound to the channel):
  * every pending call fails UNAVAILABLE.
+ *
+ * While there is no channel (the connection is down) a call fails UNAVAILABLE at once,
+ * unless it asked to `waitForReady`: then it waits in `waiting` and is sent when the next
+ * channel is attached, or fails at its deadline. The SDK asks that for idempotent methods,
+ * so their retry after a lost reply lands once the broker is back.
  */
 import { randomBytes } from 'node:crypto';
 import type { Channel, ChannelModel, ConsumeMessage, Message, Options } from 'amqplib';
@@ -33,6 +38,29 @@ const MAX_STREAM_WINDOW = 10_000;
 const EMPTY = Buffer.alloc(0);
 const REOPEN_DELAY_MS = 500;
 const MAX_TIMEOUT_MS = 2_147_483_647;
+
+/**
+ * Why a call failed when our own link to RabbitMQ was down or dropped (not the target's
+ * fault): `details.reason` of those UNAVAILABLE errors, so circuit breakers can leave them out.
+ */
+export const DISCONNECTED = 'disconnected';
+
+function disconnected(message: string): SwitchyardError {
+  return new UnavailableError(message, { details: { reason: DISCONNECTED } });
+}
+
+/** A request held for the connection (`waitForReady`). */
+interface WaitingRequest {
+  readonly id: string;
+  readonly call: PendingReply;
+  readonly service: string;
+  readonly method: string;
+  readonly codec: Codec;
+  readonly body: Buffer;
+  readonly deadline: number;
+  readonly options: CallOptions;
+  readonly window: number | undefined;
+}
 
 export interface RpcClientOptions {
   conn: RecoveringConnection;
@@ -115,6 +143,8 @@ export class RpcClient implements ChannelOwner, ReplyRouter {
   private readonly idPrefix = randomBytes(9).toString('base64url');
   private counter = 0;
   private closed = false;
+  /** Calls made with `waitForReady` while there was no channel, in call order. */
+  private waiting: WaitingRequest[] = [];
   private reopenTimer: NodeJS.Timeout | undefined;
 
   constructor(private readonly opts: RpcClientOptions) {
@@ -134,12 +164,25 @@ export class RpcClient implements ChannelOwner, ReplyRouter {
     // Direct reply-to: consume before publishing any request on this channel.
     await ch.consume(DIRECT_REPLY_TO, this.onReply, { noAck: true });
     this.ch = ch;
+    if (this.waiting.length > 0) this.sendWaiting(ch);
+  }
+
+  private sendWaiting(ch: Channel): void {
+    const waiting = this.waiting;
+    this.waiting = [];
+    for (const w of waiting) {
+      // Failed meanwhile (deadline, abort): nothing to send.
+      if (!this.isPending(w.id, w.call)) continue;
+      const left = w.deadline - Date.now();
+      if (left <= 0) continue; // its deadline timer fails it
+      this.send(ch, w.id, w.call, w.service, w.method, w.codec, w.body, left, w.deadline, w.options, w.window);
+    }
   }
 
   private onChannelClose(ch: Channel, model: ChannelModel): void {
     if (this.ch !== ch) return;
     this.ch = undefined;
-    this.failAll(new UnavailableError('connection to RabbitMQ lost; the reply cannot arrive'));
+    this.failAll(disconnected('connection to RabbitMQ lost; the reply cannot arrive'));
     if (!this.closed && this.opts.conn.isCurrent(model)) {
       clearTimeout(this.reopenTimer);
       this.reopenTimer = setTimeout(() => {
@@ -185,10 +228,10 @@ export class RpcClient implements ChannelOwner, ReplyRouter {
   private prepare(
     payload: unknown,
     options: CallOptions,
-  ): { ch: Channel; codec: Codec; body: Buffer; timeoutMs: number; deadline: number } | SwitchyardError {
+  ): { ch: Channel | undefined; codec: Codec; body: Buffer; timeoutMs: number; deadline: number } | SwitchyardError {
     if (this.closed) return new ClosedError('transport closed');
     const ch = this.ch;
-    if (!ch) return new UnavailableError('not connected to RabbitMQ');
+    if (!ch && !options.waitForReady) return disconnected('not connected to RabbitMQ');
     const { timeoutMs = this.opts.defaultTimeoutMs, deadline: absolute } = options;
     if (typeof timeoutMs !== 'number' || !(timeoutMs > 0))
       return new InvalidArgumentError(`timeoutMs must be a positive number, got ${JSON.stringify(timeoutMs)}`);
@@ -242,17 +285,39 @@ export class RpcClient implements ChannelOwner, ReplyRouter {
     return new Promise((resolve, reject) => {
       const call = new UnaryCall(this, id, service, method, resolve, reject, timeoutMs, options.signal);
       this.pending.set(id, call);
-      try {
-        ch.publish(
-          this.opts.topology.rpcExchange,
-          service,
-          body,
-          this.requestProps(id, method, codec, timeoutMs, deadline, options),
-        );
-      } catch {
-        call.fail(new UnavailableError('connection to RabbitMQ lost before the request was sent'));
-      }
+      this.send(ch, id, call, service, method, codec, body, timeoutMs, deadline, options, undefined);
     });
+  }
+
+  /** Publish a request now, or hold it for the next channel (`waitForReady`, no channel). */
+  private send(
+    ch: Channel | undefined,
+    id: string,
+    call: PendingReply,
+    service: string,
+    method: string,
+    codec: Codec,
+    body: Buffer,
+    timeoutMs: number,
+    deadline: number,
+    options: CallOptions,
+    window: number | undefined,
+  ): void {
+    if (ch) {
+      const props = this.requestProps(id, method, codec, timeoutMs, deadline, options);
+      if (window !== undefined) (props.headers as Record<string, string>)[H.streamWindow] = String(window);
+      try {
+        ch.publish(this.opts.topology.rpcExchange, service, body, props);
+        return;
+      } catch {
+        // The channel is closing under us: nothing went out.
+        if (!options.waitForReady) {
+          call.fail(disconnected('connection to RabbitMQ lost before the request was sent'));
+          return;
+        }
+      }
+    }
+    this.waiting.push({ id, call, service, method, codec, body, deadline, options, window });
   }
 
   stream(
@@ -270,19 +335,14 @@ export class RpcClient implements ChannelOwner, ReplyRouter {
     const id = this.nextId();
     const call = new StreamCall(this, id, service, method, window, timeoutMs, options.signal);
     this.pending.set(id, call);
-    const props = this.requestProps(id, method, codec, timeoutMs, deadline, options);
-    (props.headers as Record<string, string>)[H.streamWindow] = String(window);
-    try {
-      ch.publish(this.opts.topology.rpcExchange, service, body, props);
-    } catch {
-      call.fail(new UnavailableError('connection to RabbitMQ lost before the request was sent'));
-    }
+    this.send(ch, id, call, service, method, codec, body, timeoutMs, deadline, options, window);
     return call;
   }
 
   private failAll(err: SwitchyardError): void {
     for (const call of [...this.pending.values()]) call.fail(err);
     this.pending.clear();
+    this.waiting = [];
   }
 
   /** Fail pending calls with UNAVAILABLE and close the channel. Idempotent. */
