@@ -137,3 +137,39 @@ describe('RPC across a SIGKILL of RabbitMQ', () => {
     await throughOutage(() => rabbit.kill());
   }, 120_000);
 });
+
+describe("the transport's waitForReady while RabbitMQ is down", () => {
+  it('holds a call until the node is back, and fails one whose deadline comes first with DEADLINE_EXCEEDED', async () => {
+    await expect(infra.transport.call('restart-target', 'lookup', {})).resolves.toEqual({ found: true });
+    await rabbit.kill();
+    const held = outcome(
+      infra.transport.call('restart-target', 'lookup', {}, { waitForReady: true, timeoutMs: 45_000 }),
+    );
+    const short = await outcome(
+      infra.transport.call('restart-target', 'lookup', {}, { waitForReady: true, timeoutMs: 300 }),
+    );
+    expect(short.code).toBe('DEADLINE_EXCEEDED');
+    // Without it: UNAVAILABLE at once, reason "disconnected".
+    const plain = await infra.transport.call('restart-target', 'lookup', {}).catch((e: SwitchyardError) => e);
+    expect(plain).toMatchObject({ code: 'UNAVAILABLE', details: { reason: 'disconnected' } });
+    await rabbit.resume();
+    // Sent once the connection is back, and sent again while it comes back unroutable (a
+    // restart drops the auto-delete request queue until the server declares it again).
+    expect(await held).toMatchObject({ code: 'OK' });
+  }, 90_000);
+
+  it('re-sends a call that finds no server while its deadline leaves time, then fails UNAVAILABLE', async () => {
+    const t0 = Date.now();
+    const err = await infra.transport
+      .call('restart-nobody', 'x', {}, { waitForReady: true, timeoutMs: 1_500 })
+      .catch((e: SwitchyardError) => e);
+    expect(err).toMatchObject({ code: 'UNAVAILABLE', details: { service: 'restart-nobody' } });
+    // It waited (re-sending after 100, 200, 400 ms) instead of failing at the first return.
+    expect(Date.now() - t0).toBeGreaterThanOrEqual(600);
+    // Without waitForReady: at once.
+    await expect(infra.transport.call('restart-nobody', 'x', {}, { timeoutMs: 1_500 })).rejects.toMatchObject({
+      code: 'UNAVAILABLE',
+      details: { service: 'restart-nobody' },
+    });
+  });
+});

@@ -11,7 +11,11 @@
  * While there is no channel (the connection is down) a call fails UNAVAILABLE at once,
  * unless it asked to `waitForReady`: then it waits in `waiting` and is sent when the next
  * channel is attached, or fails at its deadline. The SDK asks that for idempotent methods,
- * so their retry after a lost reply lands once the broker is back.
+ * so their retry after a lost reply lands once the broker is back. Such a call that comes
+ * back as `basic.return` (no queue: after a broker restart the servers re-declare their
+ * auto-delete queues only when they reconnect, which may be after us) is sent again after
+ * a short backoff until its deadline, as gRPC's waitForReady waits while no backend is
+ * up. Sending it again is safe for any method: a returned request reached no server.
  */
 import { randomBytes } from 'node:crypto';
 import type { Channel, ChannelModel, ConsumeMessage, Message, Options } from 'amqplib';
@@ -49,6 +53,9 @@ function disconnected(message: string): SwitchyardError {
   return new UnavailableError(message, { details: { reason: DISCONNECTED } });
 }
 
+/** Backoff between sends of a `waitForReady` request that came back unroutable. */
+const RETURNED_RETRY = { firstMs: 100, maxMs: 1_000 } as const;
+
 /** A request held for the connection (`waitForReady`). */
 interface WaitingRequest {
   readonly id: string;
@@ -60,6 +67,8 @@ interface WaitingRequest {
   readonly deadline: number;
   readonly options: CallOptions;
   readonly window: number | undefined;
+  /** Times it came back unroutable. */
+  returns: number;
 }
 
 export interface RpcClientOptions {
@@ -145,6 +154,8 @@ export class RpcClient implements ChannelOwner, ReplyRouter {
   private closed = false;
   /** Calls made with `waitForReady` while there was no channel, in call order. */
   private waiting: WaitingRequest[] = [];
+  /** `waitForReady` calls sent and not settled, by id: sent again when they come back unroutable. */
+  private readonly resendable = new Map<string, WaitingRequest>();
   private reopenTimer: NodeJS.Timeout | undefined;
 
   constructor(private readonly opts: RpcClientOptions) {
@@ -175,7 +186,7 @@ export class RpcClient implements ChannelOwner, ReplyRouter {
       if (!this.isPending(w.id, w.call)) continue;
       const left = w.deadline - Date.now();
       if (left <= 0) continue; // its deadline timer fails it
-      this.send(ch, w.id, w.call, w.service, w.method, w.codec, w.body, left, w.deadline, w.options, w.window);
+      this.send(ch, w, left);
     }
   }
 
@@ -201,15 +212,33 @@ export class RpcClient implements ChannelOwner, ReplyRouter {
   };
 
   private readonly onReturn = (msg: Message): void => {
-    this.pending.get(msg.properties.correlationId as string)?.onReturn();
+    const id = msg.properties.correlationId as string;
+    const request = this.resendable.size > 0 ? this.resendable.get(id) : undefined;
+    if (request && this.isPending(id, request.call)) this.resendLater(request);
+    else this.pending.get(id)?.onReturn();
   };
+
+  private resendLater(w: WaitingRequest): void {
+    const delay = Math.min(RETURNED_RETRY.firstMs * 2 ** w.returns++, RETURNED_RETRY.maxMs);
+    if (Date.now() + delay >= w.deadline) {
+      w.call.onReturn(); // no time left for another try: "no server", as without waitForReady
+      return;
+    }
+    setTimeout(() => {
+      if (this.closed || !this.isPending(w.id, w.call)) return;
+      this.send(this.ch, w, Math.max(1, w.deadline - Date.now()));
+    }, delay).unref();
+  }
 
   isPending(id: string, call: PendingReply): boolean {
     return this.pending.get(id) === call;
   }
 
   release(id: string, call: PendingReply): void {
-    if (this.pending.get(id) === call) this.pending.delete(id);
+    if (this.pending.get(id) === call) {
+      this.pending.delete(id);
+      if (this.resendable.size > 0) this.resendable.delete(id);
+    }
   }
 
   sendControl(replyTo: string, correlationId: string, headers: Record<string, string>): void {
@@ -230,6 +259,8 @@ export class RpcClient implements ChannelOwner, ReplyRouter {
     options: CallOptions,
   ): { ch: Channel | undefined; codec: Codec; body: Buffer; timeoutMs: number; deadline: number } | SwitchyardError {
     if (this.closed) return new ClosedError('transport closed');
+    if (options.waitForReady !== undefined && typeof options.waitForReady !== 'boolean')
+      return new InvalidArgumentError(`waitForReady must be a boolean, got ${JSON.stringify(options.waitForReady)}`);
     const ch = this.ch;
     if (!ch && !options.waitForReady) return disconnected('not connected to RabbitMQ');
     const { timeoutMs = this.opts.defaultTimeoutMs, deadline: absolute } = options;
@@ -285,39 +316,43 @@ export class RpcClient implements ChannelOwner, ReplyRouter {
     return new Promise((resolve, reject) => {
       const call = new UnaryCall(this, id, service, method, resolve, reject, timeoutMs, options.signal);
       this.pending.set(id, call);
-      this.send(ch, id, call, service, method, codec, body, timeoutMs, deadline, options, undefined);
+      // The common case stays free of the record a held or re-sent request needs.
+      if (ch && !options.waitForReady) {
+        const props = this.requestProps(id, method, codec, timeoutMs, deadline, options);
+        if (!this.publish(ch, service, body, props))
+          call.fail(disconnected('connection to RabbitMQ lost before the request was sent'));
+        return;
+      }
+      const r = { id, call, service, method, codec, body, deadline, options, window: undefined, returns: 0 };
+      this.send(ch, r, timeoutMs);
     });
   }
 
+  /** False when nothing went out: the channel is closing under us. */
+  private publish(ch: Channel, service: string, body: Buffer, props: Options.Publish): boolean {
+    try {
+      ch.publish(this.opts.topology.rpcExchange, service, body, props);
+      return true;
+    } catch {
+      return false;
+    }
+  }
+
   /** Publish a request now, or hold it for the next channel (`waitForReady`, no channel). */
-  private send(
-    ch: Channel | undefined,
-    id: string,
-    call: PendingReply,
-    service: string,
-    method: string,
-    codec: Codec,
-    body: Buffer,
-    timeoutMs: number,
-    deadline: number,
-    options: CallOptions,
-    window: number | undefined,
-  ): void {
+  private send(ch: Channel | undefined, r: WaitingRequest, timeoutMs: number): void {
     if (ch) {
-      const props = this.requestProps(id, method, codec, timeoutMs, deadline, options);
-      if (window !== undefined) (props.headers as Record<string, string>)[H.streamWindow] = String(window);
-      try {
-        ch.publish(this.opts.topology.rpcExchange, service, body, props);
+      const props = this.requestProps(r.id, r.method, r.codec, timeoutMs, r.deadline, r.options);
+      if (r.window !== undefined) (props.headers as Record<string, string>)[H.streamWindow] = String(r.window);
+      if (this.publish(ch, r.service, r.body, props)) {
+        if (r.options.waitForReady) this.resendable.set(r.id, r);
         return;
-      } catch {
-        // The channel is closing under us: nothing went out.
-        if (!options.waitForReady) {
-          call.fail(disconnected('connection to RabbitMQ lost before the request was sent'));
-          return;
-        }
+      }
+      if (!r.options.waitForReady) {
+        r.call.fail(disconnected('connection to RabbitMQ lost before the request was sent'));
+        return;
       }
     }
-    this.waiting.push({ id, call, service, method, codec, body, deadline, options, window });
+    this.waiting.push(r);
   }
 
   stream(
@@ -335,7 +370,7 @@ export class RpcClient implements ChannelOwner, ReplyRouter {
     const id = this.nextId();
     const call = new StreamCall(this, id, service, method, window, timeoutMs, options.signal);
     this.pending.set(id, call);
-    this.send(ch, id, call, service, method, codec, body, timeoutMs, deadline, options, window);
+    this.send(ch, { id, call, service, method, codec, body, deadline, options, window, returns: 0 }, timeoutMs);
     return call;
   }
 
@@ -343,6 +378,7 @@ export class RpcClient implements ChannelOwner, ReplyRouter {
     for (const call of [...this.pending.values()]) call.fail(err);
     this.pending.clear();
     this.waiting = [];
+    this.resendable.clear();
   }
 
   /** Fail pending calls with UNAVAILABLE and close the channel. Idempotent. */
