@@ -26,7 +26,7 @@ export interface ControlTarget {
 const REOPEN_DELAY_MS = 500;
 /** How long a reply to a request without a deadline is held for the channel. */
 export const REPLY_HOLD_MS = 30_000;
-/** Replies held at most; beyond, the oldest is dropped (its caller gets DEADLINE_EXCEEDED). */
+/** Replies held at most; beyond, a reply is dropped (its caller gets DEADLINE_EXCEEDED). */
 export const MAX_HELD_REPLIES = 10_000;
 
 interface HeldReply {
@@ -129,12 +129,8 @@ export class ReplyChannel implements ChannelOwner {
    */
   reply(replyTo: string, body: Buffer, props: Options.Publish, until: number): boolean {
     if (this.send(replyTo, body, props)) return true;
-    if (this.closed) return false;
+    if (this.closed || this.held.length >= MAX_HELD_REPLIES) return false;
     this.held.push({ replyTo, body, props, until });
-    if (this.held.length > MAX_HELD_REPLIES) {
-      this.held.shift();
-      return false;
-    }
     return true;
   }
 

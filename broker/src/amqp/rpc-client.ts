@@ -47,7 +47,7 @@ const MAX_TIMEOUT_MS = 2_147_483_647;
  * Why a call failed when our own link to RabbitMQ was down or dropped (not the target's
  * fault): `details.reason` of those UNAVAILABLE errors, so circuit breakers can leave them out.
  */
-export const DISCONNECTED = 'disconnected';
+const DISCONNECTED = 'disconnected';
 
 function disconnected(message: string): SwitchyardError {
   return new UnavailableError(message, { details: { reason: DISCONNECTED } });
