@@ -59,7 +59,7 @@ async function listenerPort(taken: Set<number>): Promise<number> {
  * `rabbitmq` user with HOME=/var/lib/rabbitmq.
  *
  * Started in the foreground as a child process it accepted AMQP after 3-6 s on this
- * machine (Erlang 25, RabbitMQ 3.10.8), 3-5 s again after `stop()` or `kill()` (earlier
+ * machine (Erlang 25, RabbitMQ 3.10.8), 2.5-7 s again after `stop()` or `kill()` (earlier
  * runs saw up to 14 s while other suites ran): start one per test file, in `beforeAll`,
  * and `close()` it in `afterAll`. `startedInMs` says how long the last start took.
  */

@@ -28,6 +28,22 @@ const transports: AmqpTransport[] = [];
 const namespace = 'restart-events';
 const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
 
+/** What each producer's publisher had to send again after a drop (from its warning log), by name. */
+const resent = new Map<string, number>();
+function producerLogger(name: string) {
+  const noop = () => {};
+  return {
+    debug: noop,
+    info: noop,
+    error: noop,
+    warn(obj: object, msg?: string) {
+      const unconfirmed = (obj as { unconfirmed?: number }).unconfirmed;
+      if (msg?.includes('re-send') && unconfirmed !== undefined)
+        resent.set(name, (resent.get(name) ?? 0) + unconfirmed);
+    },
+  };
+}
+
 /** Every group queue of this file: `[topic, group]`. */
 const QUEUES = [
   ['restart.stop', 'live'],
@@ -61,6 +77,7 @@ async function transport(name: string, extra: { publishBufferSize?: number } = {
     url: rabbit.amqpUrl,
     namespace,
     connectionName: `${namespace}/${name}`,
+    logger: producerLogger(name),
     // The node is away for seconds: publishes wait for it rather than time out.
     publishTimeoutMs: 60_000,
     ...extra,
@@ -168,13 +185,16 @@ describe('a clean stop and start of RabbitMQ while 20,000 events are published',
     });
     console.log(
       `[restart] clean stop at ${run.confirmedAtOutage} confirmed (stop ${stopMs} ms, start ${rabbit.startedInMs} ms): ` +
-        `${run.confirmed.length} confirmed, failures ${JSON.stringify(codes(run.failures))}`,
+        `${run.confirmed.length} confirmed, failures ${JSON.stringify(codes(run.failures))}, ` +
+        `${resent.get('stop-producer') ?? 0} unconfirmed re-sent`,
     );
     // Every publish settled, and every failure carries a code.
     expect(run.confirmed.length + run.failures.length).toBe(total);
     expect(run.failures.every((f) => isSwitchyardError(f))).toBe(true);
     expect(run.confirmedAtOutage).toBeGreaterThan(0);
     expect(run.confirmedAtOutage).toBeLessThan(total);
+    // Publishes were in flight at the drop: the publisher sent them again.
+    expect(resent.get('stop-producer')).toBeGreaterThan(0);
 
     await until(
       () => live.missing(run.confirmed).length === 0,
@@ -215,11 +235,13 @@ describe('RabbitMQ killed with SIGKILL while 20,000 events are published', () =>
     });
     console.log(
       `[restart] SIGKILL at ${run.confirmedAtOutage} confirmed (start ${rabbit.startedInMs} ms): ` +
-        `${run.confirmed.length} confirmed, failures ${JSON.stringify(codes(run.failures))}`,
+        `${run.confirmed.length} confirmed, failures ${JSON.stringify(codes(run.failures))}, ` +
+        `${resent.get('kill-producer') ?? 0} unconfirmed re-sent`,
     );
     expect(run.confirmed.length + run.failures.length).toBe(total);
     expect(run.failures.every((f) => isSwitchyardError(f))).toBe(true);
     expect(run.confirmedAtOutage).toBeLessThan(total);
+    expect(resent.get('kill-producer')).toBeGreaterThan(0);
 
     await until(
       () => live.missing(run.confirmed).length === 0,
