@@ -128,6 +128,17 @@ export interface CallOptions {
   headers?: Headers;
   contentType?: string;
   signal?: AbortSignal;
+  /**
+   * While the transport is disconnected from its broker, hold the call until the
+   * connection is back (or the deadline passes) instead of failing it UNAVAILABLE at once;
+   * and while the service has no request queue (its servers have not declared it again
+   * since a broker restart), send it again after a short backoff for as long as the
+   * deadline leaves time. Only the sending waits: a call in flight when the connection
+   * drops still fails UNAVAILABLE, since the request may have run. gRPC's `waitForReady`.
+   * Default false. The memory transport is never disconnected while started, and fails a
+   * call to a service without servers at once, as without it.
+   */
+  waitForReady?: boolean;
 }
 
 export interface StreamCallOptions extends CallOptions {

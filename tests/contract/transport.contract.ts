@@ -542,6 +542,18 @@ export function runTransportContract(name: string, factory: ContractFactory): vo
         expect(Date.now() - t0).toBeLessThan(5000);
       });
 
+      it('waitForReady: a call on a connected transport is sent at once; a non-boolean is INVALID_ARGUMENT', async () => {
+        const server = await h.transport();
+        const client = await h.transport();
+        await server.serve('ready', { echo: { handler: (req) => req.payload } });
+        await expect(client.call('ready', 'echo', 7, { waitForReady: true })).resolves.toBe(7);
+        const err = await rejection(
+          client.call('ready', 'echo', 7, { waitForReady: 'yes' as unknown as boolean, timeoutMs: 1000 }),
+        );
+        expect(err.code).toBe('INVALID_ARGUMENT');
+        expect(err.message).toMatch(/waitForReady must be a boolean/);
+      });
+
       it('a request whose deadline passed while queued never runs', async () => {
         const server = await h.transport();
         const client = await h.transport();

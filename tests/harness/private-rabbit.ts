@@ -58,9 +58,10 @@ async function listenerPort(taken: Set<number>): Promise<number> {
  * rabbitmqctl reaches it with the same Erlang cookie as the main node: both run as the
  * `rabbitmq` user with HOME=/var/lib/rabbitmq.
  *
- * Started in the foreground as a child process it accepted AMQP after 6-14 s on this
- * machine (Erlang 25, RabbitMQ 3.10; the longer times while other suites ran): start one
- * per test file, in `beforeAll`, and `close()` it in `afterAll`.
+ * Started in the foreground as a child process it accepted AMQP after 3-6 s on this
+ * machine (Erlang 25, RabbitMQ 3.10.8), 2.5-7 s again after `stop()` or `kill()` (earlier
+ * runs saw up to 14 s while other suites ran): start one per test file, in `beforeAll`,
+ * and `close()` it in `afterAll`. `startedInMs` says how long the last start took.
  */
 export class PrivateRabbit {
   readonly nodeName: string;

@@ -172,6 +172,8 @@ describe('CircuitBreakers', () => {
     expect(countsAsFailure(new Error('x'))).toBe(false);
     // Answered by a live instance after another died mid-call: not the service's failure.
     expect(countsAsFailure(new UnavailableError('x', { details: { reason: 'redelivered' } }))).toBe(false);
+    // Our own link to the broker was down (a broker restart): not the service's failure either.
+    expect(countsAsFailure(new UnavailableError('x', { details: { reason: 'disconnected' } }))).toBe(false);
   });
 
   it('opens after enough failures, fails fast with CIRCUIT_OPEN without running, then half-opens and closes', async () => {

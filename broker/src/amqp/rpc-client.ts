@@ -7,6 +7,15 @@
  * queue is gone with its last server, so the call fails UNAVAILABLE at once. When the
  * channel dies the replies can never arrive (direct reply-to is bound to the channel):
  * every pending call fails UNAVAILABLE.
+ *
+ * While there is no channel (the connection is down) a call fails UNAVAILABLE at once,
+ * unless it asked to `waitForReady`: then it waits in `waiting` and is sent when the next
+ * channel is attached, or fails at its deadline. The SDK asks that for idempotent methods,
+ * so their retry after a lost reply lands once the broker is back. Such a call that comes
+ * back as `basic.return` (no queue: after a broker restart the servers re-declare their
+ * auto-delete queues only when they reconnect, which may be after us) is sent again after
+ * a short backoff until its deadline, as gRPC's waitForReady waits while no backend is
+ * up. Sending it again is safe for any method: a returned request reached no server.
  */
 import { randomBytes } from 'node:crypto';
 import type { Channel, ChannelModel, ConsumeMessage, Message, Options } from 'amqplib';
@@ -33,6 +42,34 @@ const MAX_STREAM_WINDOW = 10_000;
 const EMPTY = Buffer.alloc(0);
 const REOPEN_DELAY_MS = 500;
 const MAX_TIMEOUT_MS = 2_147_483_647;
+
+/**
+ * Why a call failed when our own link to RabbitMQ was down or dropped (not the target's
+ * fault): `details.reason` of those UNAVAILABLE errors, so circuit breakers can leave them out.
+ */
+const DISCONNECTED = 'disconnected';
+
+function disconnected(message: string): SwitchyardError {
+  return new UnavailableError(message, { details: { reason: DISCONNECTED } });
+}
+
+/** Backoff between sends of a `waitForReady` request that came back unroutable. */
+const RETURNED_RETRY = { firstMs: 100, maxMs: 1_000 } as const;
+
+/** A request held for the connection (`waitForReady`). */
+interface WaitingRequest {
+  readonly id: string;
+  readonly call: PendingReply;
+  readonly service: string;
+  readonly method: string;
+  readonly codec: Codec;
+  readonly body: Buffer;
+  readonly deadline: number;
+  readonly options: CallOptions;
+  readonly window: number | undefined;
+  /** Times it came back unroutable. */
+  returns: number;
+}
 
 export interface RpcClientOptions {
   conn: RecoveringConnection;
@@ -115,6 +152,10 @@ export class RpcClient implements ChannelOwner, ReplyRouter {
   private readonly idPrefix = randomBytes(9).toString('base64url');
   private counter = 0;
   private closed = false;
+  /** Calls made with `waitForReady` while there was no channel, in call order. */
+  private waiting: WaitingRequest[] = [];
+  /** `waitForReady` calls sent and not settled, by id: sent again when they come back unroutable. */
+  private readonly resendable = new Map<string, WaitingRequest>();
   private reopenTimer: NodeJS.Timeout | undefined;
 
   constructor(private readonly opts: RpcClientOptions) {
@@ -134,12 +175,25 @@ export class RpcClient implements ChannelOwner, ReplyRouter {
     // Direct reply-to: consume before publishing any request on this channel.
     await ch.consume(DIRECT_REPLY_TO, this.onReply, { noAck: true });
     this.ch = ch;
+    if (this.waiting.length > 0) this.sendWaiting(ch);
+  }
+
+  private sendWaiting(ch: Channel): void {
+    const waiting = this.waiting;
+    this.waiting = [];
+    for (const w of waiting) {
+      // Failed meanwhile (deadline, abort): nothing to send.
+      if (!this.isPending(w.id, w.call)) continue;
+      const left = w.deadline - Date.now();
+      if (left <= 0) continue; // its deadline timer fails it
+      this.send(ch, w, left);
+    }
   }
 
   private onChannelClose(ch: Channel, model: ChannelModel): void {
     if (this.ch !== ch) return;
     this.ch = undefined;
-    this.failAll(new UnavailableError('connection to RabbitMQ lost; the reply cannot arrive'));
+    this.failAll(disconnected('connection to RabbitMQ lost; the reply cannot arrive'));
     if (!this.closed && this.opts.conn.isCurrent(model)) {
       clearTimeout(this.reopenTimer);
       this.reopenTimer = setTimeout(() => {
@@ -158,15 +212,33 @@ export class RpcClient implements ChannelOwner, ReplyRouter {
   };
 
   private readonly onReturn = (msg: Message): void => {
-    this.pending.get(msg.properties.correlationId as string)?.onReturn();
+    const id = msg.properties.correlationId as string;
+    const request = this.resendable.size > 0 ? this.resendable.get(id) : undefined;
+    if (request && this.isPending(id, request.call)) this.resendLater(request);
+    else this.pending.get(id)?.onReturn();
   };
+
+  private resendLater(w: WaitingRequest): void {
+    const delay = Math.min(RETURNED_RETRY.firstMs * 2 ** w.returns++, RETURNED_RETRY.maxMs);
+    if (Date.now() + delay >= w.deadline) {
+      w.call.onReturn(); // no time left for another try: "no server", as without waitForReady
+      return;
+    }
+    setTimeout(() => {
+      if (this.closed || !this.isPending(w.id, w.call)) return;
+      this.send(this.ch, w, Math.max(1, w.deadline - Date.now()));
+    }, delay).unref();
+  }
 
   isPending(id: string, call: PendingReply): boolean {
     return this.pending.get(id) === call;
   }
 
   release(id: string, call: PendingReply): void {
-    if (this.pending.get(id) === call) this.pending.delete(id);
+    if (this.pending.get(id) === call) {
+      this.pending.delete(id);
+      if (this.resendable.size > 0) this.resendable.delete(id);
+    }
   }
 
   sendControl(replyTo: string, correlationId: string, headers: Record<string, string>): void {
@@ -185,10 +257,12 @@ export class RpcClient implements ChannelOwner, ReplyRouter {
   private prepare(
     payload: unknown,
     options: CallOptions,
-  ): { ch: Channel; codec: Codec; body: Buffer; timeoutMs: number; deadline: number } | SwitchyardError {
+  ): { ch: Channel | undefined; codec: Codec; body: Buffer; timeoutMs: number; deadline: number } | SwitchyardError {
     if (this.closed) return new ClosedError('transport closed');
+    if (options.waitForReady !== undefined && typeof options.waitForReady !== 'boolean')
+      return new InvalidArgumentError(`waitForReady must be a boolean, got ${JSON.stringify(options.waitForReady)}`);
     const ch = this.ch;
-    if (!ch) return new UnavailableError('not connected to RabbitMQ');
+    if (!ch && !options.waitForReady) return disconnected('not connected to RabbitMQ');
     const { timeoutMs = this.opts.defaultTimeoutMs, deadline: absolute } = options;
     if (typeof timeoutMs !== 'number' || !(timeoutMs > 0))
       return new InvalidArgumentError(`timeoutMs must be a positive number, got ${JSON.stringify(timeoutMs)}`);
@@ -242,17 +316,43 @@ export class RpcClient implements ChannelOwner, ReplyRouter {
     return new Promise((resolve, reject) => {
       const call = new UnaryCall(this, id, service, method, resolve, reject, timeoutMs, options.signal);
       this.pending.set(id, call);
-      try {
-        ch.publish(
-          this.opts.topology.rpcExchange,
-          service,
-          body,
-          this.requestProps(id, method, codec, timeoutMs, deadline, options),
-        );
-      } catch {
-        call.fail(new UnavailableError('connection to RabbitMQ lost before the request was sent'));
+      // The common case stays free of the record a held or re-sent request needs.
+      if (ch && !options.waitForReady) {
+        const props = this.requestProps(id, method, codec, timeoutMs, deadline, options);
+        if (!this.publish(ch, service, body, props))
+          call.fail(disconnected('connection to RabbitMQ lost before the request was sent'));
+        return;
       }
+      const r = { id, call, service, method, codec, body, deadline, options, window: undefined, returns: 0 };
+      this.send(ch, r, timeoutMs);
     });
+  }
+
+  /** False when nothing went out: the channel is closing under us. */
+  private publish(ch: Channel, service: string, body: Buffer, props: Options.Publish): boolean {
+    try {
+      ch.publish(this.opts.topology.rpcExchange, service, body, props);
+      return true;
+    } catch {
+      return false;
+    }
+  }
+
+  /** Publish a request now, or hold it for the next channel (`waitForReady`, no channel). */
+  private send(ch: Channel | undefined, r: WaitingRequest, timeoutMs: number): void {
+    if (ch) {
+      const props = this.requestProps(r.id, r.method, r.codec, timeoutMs, r.deadline, r.options);
+      if (r.window !== undefined) (props.headers as Record<string, string>)[H.streamWindow] = String(r.window);
+      if (this.publish(ch, r.service, r.body, props)) {
+        if (r.options.waitForReady) this.resendable.set(r.id, r);
+        return;
+      }
+      if (!r.options.waitForReady) {
+        r.call.fail(disconnected('connection to RabbitMQ lost before the request was sent'));
+        return;
+      }
+    }
+    this.waiting.push(r);
   }
 
   stream(
@@ -270,19 +370,15 @@ export class RpcClient implements ChannelOwner, ReplyRouter {
     const id = this.nextId();
     const call = new StreamCall(this, id, service, method, window, timeoutMs, options.signal);
     this.pending.set(id, call);
-    const props = this.requestProps(id, method, codec, timeoutMs, deadline, options);
-    (props.headers as Record<string, string>)[H.streamWindow] = String(window);
-    try {
-      ch.publish(this.opts.topology.rpcExchange, service, body, props);
-    } catch {
-      call.fail(new UnavailableError('connection to RabbitMQ lost before the request was sent'));
-    }
+    this.send(ch, { id, call, service, method, codec, body, deadline, options, window, returns: 0 }, timeoutMs);
     return call;
   }
 
   private failAll(err: SwitchyardError): void {
     for (const call of [...this.pending.values()]) call.fail(err);
     this.pending.clear();
+    this.waiting = [];
+    this.resendable.clear();
   }
 
   /** Fail pending calls with UNAVAILABLE and close the channel. Idempotent. */

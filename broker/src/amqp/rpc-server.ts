@@ -25,7 +25,7 @@ import type { RecoveringConnection } from './connection.js';
 import { type ChannelSlot, ConsumerChannel, type ConsumerSpec } from './consumer-channel.js';
 import { H, headerInt, headerString, STATUS, toStringHeaders } from './headers.js';
 import { isValidName, type TransportLogger } from './options.js';
-import type { ReplyChannel } from './reply-channel.js';
+import { REPLY_HOLD_MS, type ReplyChannel } from './reply-channel.js';
 import { StreamSender } from './stream-sender.js';
 import { Topology } from './topology.js';
 
@@ -199,6 +199,7 @@ export class RpcServer implements Server, ConsumerSpec {
       this.replyError(
         replyTo,
         correlationId,
+        deadline,
         new UnimplementedError(`service "${this.service}" has no method "${method}"`, {
           details: { service: this.service, method },
         }),
@@ -212,7 +213,7 @@ export class RpcServer implements Server, ConsumerSpec {
       payload = this.deps.codecs.decode(msg.content, contentType);
       codec = this.deps.codecs.get(contentType.split(';')[0]!.trim().toLowerCase());
     } catch (err) {
-      this.replyError(replyTo, correlationId, toSwitchyardError(err));
+      this.replyError(replyTo, correlationId, deadline, toSwitchyardError(err));
       return;
     }
     const isStreamCall = raw?.[H.streamWindow] !== undefined;
@@ -220,6 +221,7 @@ export class RpcServer implements Server, ConsumerSpec {
       this.replyError(
         replyTo,
         correlationId,
+        deadline,
         new FailedPreconditionError(
           def.streaming
             ? `${this.service}.${method} is a streaming method: call it as a stream`
@@ -235,6 +237,7 @@ export class RpcServer implements Server, ConsumerSpec {
         this.replyError(
           replyTo,
           correlationId,
+          deadline,
           isSwitchyardError(err) ? err : new InvalidArgumentError(`request is invalid: ${(err as Error)?.message}`),
         );
         return;
@@ -278,10 +281,10 @@ export class RpcServer implements Server, ConsumerSpec {
       }
       body = codec.encode(result);
     } catch (err) {
-      this.replyError(replyTo, req.id, this.publicError(err, req.method));
+      this.replyError(replyTo, req.id, req.deadline, this.publicError(err, req.method));
       return;
     }
-    this.send(replyTo, req.id, body, codec.contentType, STATUS.ok);
+    this.send(replyTo, req.id, req.deadline, body, codec.contentType, STATUS.ok);
   }
 
   private async runStream(
@@ -299,7 +302,7 @@ export class RpcServer implements Server, ConsumerSpec {
       else if (isIterable(result)) iterable = fromIterable(result);
       else throw new InternalError(`${this.service}.${req.method} is streaming but returned no iterable`);
     } catch (err) {
-      this.replyError(replyTo, req.id, this.publicError(err, req.method));
+      this.replyError(replyTo, req.id, req.deadline, this.publicError(err, req.method));
       return;
     }
     const sender = new StreamSender(
@@ -324,20 +327,31 @@ export class RpcServer implements Server, ConsumerSpec {
     return e;
   }
 
-  private replyError(replyTo: string, correlationId: string, err: SwitchyardError): void {
-    this.send(replyTo, correlationId, Buffer.from(JSON.stringify(err.toJSON())), ERROR_PROPS_TYPE, STATUS.error);
+  private replyError(replyTo: string, correlationId: string, deadline: number | undefined, err: SwitchyardError): void {
+    this.send(
+      replyTo,
+      correlationId,
+      deadline,
+      Buffer.from(JSON.stringify(err.toJSON())),
+      ERROR_PROPS_TYPE,
+      STATUS.error,
+    );
   }
 
-  private send(replyTo: string, correlationId: string, body: Buffer, contentType: string, status: string): void {
-    const sent = this.deps.replies.send(replyTo, body, {
-      correlationId,
-      contentType,
-      headers: { [H.status]: status },
-    });
-    if (!sent)
+  private send(
+    replyTo: string,
+    correlationId: string,
+    deadline: number | undefined,
+    body: Buffer,
+    contentType: string,
+    status: string,
+  ): void {
+    const props = { correlationId, contentType, headers: { [H.status]: status } };
+    // Held (until the caller's deadline) while the publishing connection is reconnecting.
+    if (!this.deps.replies.reply(replyTo, body, props, deadline ?? Date.now() + REPLY_HOLD_MS))
       this.deps.logger.warn(
         { service: this.service, correlationId },
-        'reply not sent: publishing connection down (the caller gets UNAVAILABLE)',
+        'reply dropped: too many replies held while the publishing connection is down',
       );
   }
 

@@ -42,6 +42,9 @@ export function prepareCall(
     throw new InvalidArgumentError(
       `deadline must be a finite time in ms since the epoch, got ${String(options.deadline)}`,
     );
+  // Accepted for parity with the AMQP transport; a started memory transport is always ready.
+  if (options.waitForReady !== undefined && typeof options.waitForReady !== 'boolean')
+    throw new InvalidArgumentError(`waitForReady must be a boolean, got ${JSON.stringify(options.waitForReady)}`);
   const deadline = Math.floor(Math.min(now + timeoutMs, options.deadline ?? Number.POSITIVE_INFINITY));
   if (deadline <= now) throw new DeadlineExceededError(`the deadline of ${service}.${method} passed before the call`);
 

@@ -38,7 +38,8 @@ const FAILURE_CODES = new Set(['UNAVAILABLE', 'DEADLINE_EXCEEDED', 'INTERNAL']);
  * NOT_FOUND, RESOURCE_EXHAUSTED ... are answers from a healthy service. CLOSED is our own
  * shutdown and CIRCUIT_OPEN the breaker itself: neither is the target's fault. Nor is an
  * interrupted non-idempotent call refused as `redelivered`: a live instance answered it,
- * after another one died. Counting those would let one dead instance (its in-flight calls
+ * after another one died. Nor is UNAVAILABLE with `reason: 'disconnected'`: our own link to
+ * the broker was down (a broker restart would otherwise open every target's circuit). Counting those would let one dead instance (its in-flight calls
  * all fail at once) open the circuit of a service whose other instances are serving.
  */
 export function countsAsFailure(err: Error): boolean {
@@ -47,7 +48,8 @@ export function countsAsFailure(err: Error): boolean {
     FAILURE_CODES.has(err.canonical) &&
     err.code !== 'CLOSED' &&
     err.code !== 'CIRCUIT_OPEN' &&
-    err.details?.reason !== 'redelivered'
+    err.details?.reason !== 'redelivered' &&
+    err.details?.reason !== 'disconnected'
   );
 }
 

@@ -224,6 +224,10 @@ class OutgoingCall {
       headers: this.headers,
       signal: o.signal,
       contentType: o.contentType,
+      // An idempotent call whose reply was lost with the broker connection is retried;
+      // the retry waits for the connection to come back (within the deadline) instead of
+      // burning its attempts while the broker restarts. Others fail fast.
+      waitForReady: this.idempotent,
     });
     if (reply === undefined) return sent;
     const { service, method } = this.target;
