@@ -134,21 +134,18 @@ class IncomingItems implements AsyncIterableIterator<unknown> {
     return this;
   }
 
-  async next(): Promise<IteratorResult<unknown>> {
-    if (this.finished) return DONE;
-    let r: IteratorResult<unknown>;
-    try {
-      const first = this.first;
-      if (first) {
-        this.first = undefined;
-        r = await first;
-      } else {
-        r = await this.inner!.next();
-      }
-    } catch (err) {
-      this.finish(err);
-      throw err;
+  // Not async: one `then` per item instead of an async frame and its awaits (the hot path).
+  next(): Promise<IteratorResult<unknown>> {
+    if (this.finished) return Promise.resolve(DONE);
+    const first = this.first;
+    if (first) {
+      this.first = undefined;
+      return first.then(this.onResult, this.onError);
     }
+    return this.inner!.next().then(this.onResult, this.onError);
+  }
+
+  private readonly onResult = (r: IteratorResult<unknown>): IteratorResult<unknown> => {
     if (this.finished) return DONE;
     if (r.done) {
       this.finish(undefined);
@@ -166,7 +163,12 @@ class IncomingItems implements AsyncIterableIterator<unknown> {
     }
     this.seq++;
     return r;
-  }
+  };
+
+  private readonly onError = (err: unknown): never => {
+    this.finish(err);
+    throw err;
+  };
 
   /** Leaving the loop early: cancel the stream on the server. */
   async return(): Promise<IteratorResult<unknown>> {
