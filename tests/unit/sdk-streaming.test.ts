@@ -165,6 +165,30 @@ describe('service.stream() against a `streams` method', () => {
     expect(clock.activeHandlers('forever')).toBe(0);
   });
 
+  it('an open stream holds its bulkhead slot until it ends: BULKHEAD_FULL for the next one meanwhile', async () => {
+    const clock = await start({
+      name: 'clock',
+      streams: {
+        forever: {
+          maxConcurrent: 1,
+          handler: async function* () {
+            for (let n = 0; ; n++) yield { n };
+          },
+        },
+      },
+    });
+    const caller = await start({ name: 'reader' });
+    const first = caller.stream('clock.forever', {});
+    expect((await first.next()).done).toBe(false);
+    expect(clock.activeHandlers('forever')).toBe(1);
+    expect((await failure(caller.stream('clock.forever', {}))).code).toBe('BULKHEAD_FULL');
+    await first.return?.();
+    await vi_eventually(() => clock.activeHandlers('forever') === 0);
+    const again = caller.stream('clock.forever', {});
+    expect((await again.next()).value).toEqual({ n: 0 });
+    await again.return?.();
+  });
+
   it('fails with CANCELLED on the signal and DEADLINE_EXCEEDED at the deadline of the whole stream', async () => {
     const signals: AbortSignal[] = [];
     await start({
