@@ -81,7 +81,7 @@ export interface ServiceOptions {
   version: string;
   /** RPC methods by name (letters, digits, `_`, `-`); a bare function is a handler with every default. */
   methods?: Record<string, MethodOptions | ServiceMethodHandler>;
-  /** Server-streaming methods by name (same names as `methods`, not shared with them); a bare function (an `async function*`) is a handler with every default. */
+  /** Server-streaming methods by name (named as `methods` are; a name is a method or a stream, not both); a bare function (an `async function*`) is a handler with every default. */
   streams?: Record<string, StreamMethodOptions | ServiceStreamHandler>;
   /** Event subscriptions by topic pattern (`*` one word, `#` any); a bare function is a handler with every default. */
   subscriptions?: Record<string, SubscriptionOptions | ServiceEventHandler>;
