@@ -12,12 +12,14 @@ import type { SuiteReport } from './lib/suite.js';
 import { runRpc } from './rpc.js';
 import { runSdk } from './sdk.js';
 import { runStore } from './store.js';
+import { runStream } from './stream.js';
 import { runSync } from './sync.js';
 
 const SUITES: Record<string, () => Promise<SuiteReport>> = {
   rpc: runRpc,
   events: runEvents,
   sdk: runSdk,
+  stream: runStream,
   gateway: runGateway,
   auth: runAuth,
   store: runStore,

@@ -56,6 +56,8 @@ export const SPECIFIC_CODES = {
   FENCED: 'FAILED_PRECONDITION',
   /** A service's config fails its schema (at start, or a change that was refused while the last good config kept serving). */
   CONFIG_INVALID: 'INVALID_ARGUMENT',
+  /** A server-streaming method yielded an item that fails the method's item schema: the stream ends there. */
+  STREAM_ITEM_INVALID: 'INTERNAL',
 } as const satisfies Record<string, CanonicalCode>;
 export type SpecificCode = keyof typeof SPECIFIC_CODES;
 
@@ -161,6 +163,7 @@ export const InvalidOptionsError = defineError('INVALID_OPTIONS', 'InvalidOption
 export const VersionConflictError = defineError('VERSION_CONFLICT', 'VersionConflictError');
 export const FencedError = defineError('FENCED', 'FencedError');
 export const ConfigInvalidError = defineError('CONFIG_INVALID', 'ConfigInvalidError');
+export const StreamItemInvalidError = defineError('STREAM_ITEM_INVALID', 'StreamItemInvalidError');
 
 /** One JSON-pointer-addressed problem in a payload. */
 export interface Violation {

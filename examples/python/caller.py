@@ -2,6 +2,7 @@
 """Call a Switchyard method or publish an event, from docs/protocol.md with only pika.
 
   caller.py call SERVICE METHOD [JSON] [--raw-body BYTES] [--timeout-ms N]
+  caller.py stream SERVICE METHOD [JSON] [--window N] [--take N] [--timeout-ms N]
   caller.py publish TOPIC [JSON] [--source NAME]
 
 With SWITCHYARD_AUTH_URL set (auth on, docs/protocol.md §7), the caller first gets its
@@ -14,6 +15,12 @@ exits 1. Failures decided on this side use the same body: UNAVAILABLE when no se
 runs the service (the request came back as basic.return), DEADLINE_EXCEEDED when no
 reply came in time. `publish` prints {"messageId": ...} once RabbitMQ confirms it, or
 an UNROUTABLE error body (exit 1) when no group subscribes to the topic.
+
+`stream` (protocol §5) prints each item as one JSON line as it arrives, granting the
+server credit after every window / 2 items; it exits 0 after `end`, or prints a last line
+{"error": <error body>} and exits 1 (the server's error, UNAVAILABLE, DEADLINE_EXCEEDED
+for the whole stream, or UNAVAILABLE when the items' x-seq no longer add up). With
+--take N it stops after N items and sends `cancel`, exiting 0.
 Exit code 2 means the command line or the connection was wrong.
 """
 
@@ -148,6 +155,90 @@ def call(conn, args):
     return print_error(body)
 
 
+def stream(conn, args):
+    ch = conn.channel()
+    ch.exchange_declare(f'{args.namespace}.rpc', 'direct', durable=True)
+    correlation_id = str(uuid.uuid4())
+    state = {'next_seq': 0, 'uncredited': 0, 'server': None, 'outcome': None, 'taken': 0}
+    credit_batch = max(1, args.window // 2)
+
+    def control(kind, extra=None):
+        # To the server's own reply address, learnt from its first stream message.
+        if state['server']:
+            ch.basic_publish('', state['server'], b'', pika.BasicProperties(
+                correlation_id=correlation_id, headers={'x-control': kind, **(extra or {})}))
+
+    def on_message(_ch, _method, props, body):
+        if props.correlation_id != correlation_id or state['outcome'] is not None:
+            return
+        state['server'] = state['server'] or props.reply_to
+        status = header_str(props, 'x-status')
+        if status == 'item':
+            if header_str(props, 'x-seq') != str(state['next_seq']):
+                # Another instance restarted the stream: the items no longer add up.
+                control('cancel')
+                state['outcome'] = error_body('UNAVAILABLE', f'stream {args.service}.{args.method} was interrupted',
+                                              True)
+                return
+            state['next_seq'] += 1
+            print(json.dumps(decode_reply(props, body)), flush=True)
+            state['taken'] += 1
+            if args.take is not None and state['taken'] >= args.take:
+                control('cancel')
+                state['outcome'] = 'taken'
+                return
+            state['uncredited'] += 1
+            if state['uncredited'] >= credit_batch:
+                control('credit', {'x-credit': str(state['uncredited'])})
+                state['uncredited'] = 0
+        elif status == 'end':
+            state['outcome'] = 'end'
+        elif status == 'ok':
+            # A unary reply where a stream was expected: a stream of one.
+            print(json.dumps(decode_reply(props, body)), flush=True)
+            state['outcome'] = 'end'
+        else:
+            try:
+                state['outcome'] = json.loads(body)
+            except ValueError:
+                state['outcome'] = error_body('INTERNAL', 'malformed error reply')
+
+    def on_return(_ch, _method, props, _body):
+        if props.correlation_id == correlation_id and state['outcome'] is None:
+            state['outcome'] = error_body('UNAVAILABLE', f'no server for service "{args.service}"', True)
+
+    ch.basic_consume(DIRECT_REPLY_TO, on_message, auto_ack=True)
+    ch.add_on_return_callback(on_return)
+    deadline_ms = int(time.time() * 1000) + args.timeout_ms
+    headers = {'x-method': args.method, 'x-deadline': str(deadline_ms), 'x-stream-window': str(args.window),
+               **args.identity, **parse_headers(args.header)}
+    if args.source:
+        headers['x-source'] = args.source
+    ch.basic_publish(f'{args.namespace}.rpc', args.service, json.dumps(json.loads(args.json)).encode(),
+                     pika.BasicProperties(
+                         reply_to=DIRECT_REPLY_TO, correlation_id=correlation_id, message_id=str(uuid.uuid4()),
+                         content_type=JSON_TYPE, delivery_mode=1, expiration=str(args.timeout_ms),
+                         timestamp=int(time.time()), headers=headers), mandatory=True)
+    while state['outcome'] is None:
+        left = deadline_ms / 1000 - time.time()
+        if left <= 0:
+            # The deadline bounds the whole stream.
+            control('cancel')
+            state['outcome'] = error_body('DEADLINE_EXCEEDED', f'stream {args.service}.{args.method} did not '
+                                                               f'finish within {args.timeout_ms} ms')
+            break
+        conn.process_data_events(time_limit=min(left, 0.5))
+    if state['outcome'] in ('end', 'taken'):
+        return 0
+    print(json.dumps({'error': state['outcome']}), flush=True)
+    return 1
+
+
+def header_str(props, name):
+    value = (props.headers or {}).get(name)
+    return value.decode() if isinstance(value, bytes) else value
+
+
 def decode_reply(props, body):
     content_type = (props.content_type or JSON_TYPE).split(';')[0].strip()
     if content_type != JSON_TYPE:
@@ -204,13 +295,23 @@ def parse_args(argv):
     c.add_argument('method')
     c.add_argument('json', nargs='?', default='{}')
     c.add_argument('--timeout-ms', type=int, default=30000)
+    s = sub.add_parser('stream', parents=[common], help='server-streaming RPC call (items as JSON lines)')
+    s.add_argument('service')
+    s.add_argument('method')
+    s.add_argument('json', nargs='?', default='{}')
+    s.add_argument('--timeout-ms', type=int, default=30000, help='deadline of the whole stream')
+    s.add_argument('--window', type=int, default=16, help='items the server may send ahead of credit')
+    s.add_argument('--take', type=int, help='stop (and cancel the stream) after this many items')
+
     e = sub.add_parser('publish', parents=[common], help='publish an event (confirm + mandatory)')
     e.add_argument('topic')
     e.add_argument('json', nargs='?', default='{}')
     e.add_argument('--message-id')
     args = p.parse_args(argv)
-    if args.command == 'call' and args.timeout_ms < 1:
+    if args.command in ('call', 'stream') and args.timeout_ms < 1:
         p.error('--timeout-ms must be >= 1')
+    if args.command == 'stream' and not 1 <= args.window <= 1024:
+        p.error('--window must be 1-1024')
     return args
 
 
@@ -223,7 +324,8 @@ def main(argv):
         print(f'cannot connect to RabbitMQ: {err!r}', file=sys.stderr)
         return 2
     try:
-        return call(conn, args) if args.command == 'call' else publish(conn, args)
+        commands = {'call': call, 'stream': stream, 'publish': publish}
+        return commands[args.command](conn, args)
     finally:
         conn.close()
 

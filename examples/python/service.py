@@ -11,6 +11,12 @@ Methods (JSON only; any other content type is answered INVALID_ARGUMENT):
                                                           (default FAILED_PRECONDITION)
   whoami   {}                                          -> the caller headers it received
 
+Streaming method (protocol §5: items within the caller's credit window, `end` last):
+  levels   {sku: non-empty string, count?: integer >= 0 (default 3), failAt?: integer}
+           -> items {sku, n, level} for n = 0..count-1; at n = failAt the stream ends
+              with a NOT_FOUND error instead. Each stream that ends prints one line:
+  STREAM {"id", "method", "reason": "end"|"error"|"cancelled"|"deadline", "sent"}
+
 Optionally (--subscribe PATTERN) it consumes events of one group, with the retry and
 dead-letter rules of protocol §3. It prints one JSON line per event it handles:
   EVENT {"id", "topic", "payload", "attempt", "redelivered", "headers"}
@@ -42,6 +48,7 @@ import pika
 DEFAULT_AMQP = 'amqp://guest:guest@127.0.0.1:5672/%2F'
 DEFAULT_NAMESPACE = 'switchyard'
 JSON_TYPE = 'application/json'
+DIRECT_REPLY_TO = 'amq.rabbitmq.reply-to'
 
 # Codes a caller may retry (docs/errors.md); every other code is final.
 RETRYABLE = {'UNAVAILABLE', 'RESOURCE_EXHAUSTED', 'CIRCUIT_OPEN', 'UNROUTABLE',
@@ -263,6 +270,31 @@ def whoami(_payload, props):
 METHODS = {'reserve': reserve, 'fail': fail, 'whoami': whoami}
 
 
+def levels(payload, _props):
+    # The request is checked here, before the first item: a bad one is answered like a
+    # unary call. The items come from the generator, pulled only as credit allows.
+    if not isinstance(payload, dict):
+        raise invalid('request', [{'pointer': '', 'message': 'must be an object'}])
+    sku, count, fail_at = payload.get('sku'), payload.get('count', 3), payload.get('failAt')
+    violations = []
+    if not isinstance(sku, str) or sku == '':
+        violations.append({'pointer': '/sku', 'message': 'must be a non-empty string'})
+    if isinstance(count, bool) or not isinstance(count, int) or count < 0:
+        violations.append({'pointer': '/count', 'message': 'must be an integer >= 0'})
+    if violations:
+        raise invalid('request', violations)
+
+    def items():
+        for n in range(count):
+            if n == fail_at:
+                raise ServiceError('NOT_FOUND', f'level {n} of {sku} is gone')
+            yield {'sku': sku, 'n': n, 'level': 100 - n}
+    return items()
+
+
+STREAMS = {'levels': levels}
+
+
 # ---------------------------------------------------------------------------------
 # RPC server (protocol §4)
 
@@ -274,6 +306,8 @@ class RpcServer:
         self.service = service
         self.queue = f'{namespace}.rpc.{service}'
         self.tag = None
+        self.control_tag = None
+        self.streams = {}  # correlation id -> OutgoingStream
 
     def start(self, prefetch):
         self.ch.exchange_declare(f'{self.ns}.rpc', 'direct', durable=True)
@@ -282,6 +316,9 @@ class RpcServer:
         self.ch.queue_bind(self.queue, f'{self.ns}.rpc', routing_key=self.service)
         self.ch.basic_qos(prefetch_count=prefetch)
         self.tag = self.ch.basic_consume(self.queue, self.on_request, auto_ack=False)
+        # Stream control (credit, cancel) comes to this channel's own direct reply-to
+        # address, which every stream message carries in reply_to (protocol §5).
+        self.control_tag = self.ch.basic_consume(DIRECT_REPLY_TO, self.on_control, auto_ack=True)
 
     def on_request(self, ch, method, props, body):
         if not props.reply_to or not props.correlation_id:
@@ -307,10 +344,18 @@ class RpcServer:
                 raise ServiceError('INVALID_ARGUMENT', 'request has no x-method header')
             payload = decode_json(props, body)
             handler = METHODS.get(name)
+            window = header(props, 'x-stream-window')
+            if name in STREAMS:
+                if window is None:
+                    raise ServiceError('FAILED_PRECONDITION', f'{self.service}.{name} is streaming: call it as a stream')
+                items = STREAMS[name](payload, props)
+                stream = OutgoingStream(self, method.delivery_tag, props, name, items, window, deadline, span)
+                self.streams[props.correlation_id] = stream
+                stream.pump()
+                return  # acked when the stream is over
             if handler is None:
                 raise ServiceError('UNIMPLEMENTED', f'{self.service} has no method "{name}"')
-            if header(props, 'x-stream-window') is not None:
-                # A streaming call (protocol §5) to a unary method: every method here is unary.
+            if window is not None:
                 raise ServiceError('FAILED_PRECONDITION', f'{self.service}.{name} is unary, not streaming')
             result = handler(payload, props)
             self.reply(props, 'ok', json.dumps(result).encode(), span)
@@ -326,12 +371,96 @@ class RpcServer:
         ch.basic_ack(method.delivery_tag)
         span.end()
 
+    def on_control(self, _ch, _method, props, _body):
+        stream = self.streams.get(props.correlation_id)
+        if stream is None:
+            return  # the stream is over already
+        control = header(props, 'x-control')
+        if control == 'credit':
+            stream.credit += int(header(props, 'x-credit') or '0')
+            stream.pump()
+        elif control == 'cancel':
+            stream.finish('cancelled')
+
+    def expire_streams(self):
+        """At its deadline a stream stops; the caller fails it with DEADLINE_EXCEEDED itself."""
+        now_ms = time.time() * 1000
+        for stream in list(self.streams.values()):
+            if stream.deadline_ms is not None and stream.deadline_ms <= now_ms:
+                stream.finish('deadline')
+
     def reply(self, props, status, body, span):
         # The reply continues the trace from this service's span.
         headers = {'x-status': status, 'traceparent': span.traceparent()}
         # Every reply this service sends is JSON: the only codec it speaks.
         self.ch.basic_publish('', props.reply_to, body, pika.BasicProperties(
             correlation_id=props.correlation_id, content_type=JSON_TYPE, headers=headers))
+
+
+class OutgoingStream:
+    """One server-streaming call (protocol §5): at most `window` items beyond the credit granted."""
+
+    def __init__(self, server, delivery_tag, props, method, items, window, deadline, span):
+        self.server = server
+        self.delivery_tag = delivery_tag
+        self.props = props
+        self.method = method
+        self.items = items
+        try:
+            self.credit = max(1, int(window))
+        except ValueError:
+            self.credit = 16
+        try:
+            self.deadline_ms = int(deadline) if deadline is not None else None
+        except ValueError:
+            self.deadline_ms = None
+        self.span = span
+        self.seq = 0
+        self.done = False
+
+    def send(self, status, body, extra=None):
+        headers = {'x-status': status, 'traceparent': self.span.traceparent(), **(extra or {})}
+        # reply_to = our own direct reply-to: RabbitMQ rewrites it so the caller's credit
+        # and cancel reach this channel.
+        self.server.ch.basic_publish('', self.props.reply_to, body, pika.BasicProperties(
+            correlation_id=self.props.correlation_id, content_type=JSON_TYPE,
+            reply_to=DIRECT_REPLY_TO, headers=headers))
+
+    def pump(self):
+        """Send items while credit lasts; called at the start and on every credit."""
+        while not self.done and self.credit > 0:
+            try:
+                item = next(self.items)
+            except StopIteration:
+                self.send('end', b'')
+                return self.finish('end')
+            except ServiceError as err:
+                self.span.fail(err.code, err.message)
+                self.send('error', json.dumps(err.body()).encode())
+                return self.finish('error')
+            except Exception as err:  # noqa: BLE001 - a bug must still end the stream
+                print(f'{self.server.service}: stream handler crashed: {err!r}', file=sys.stderr)
+                self.span.fail('INTERNAL', 'internal error')
+                body = {'code': 'INTERNAL', 'message': 'internal error', 'retryable': False}
+                self.send('error', json.dumps(body).encode())
+                return self.finish('error')
+            self.send('item', json.dumps(item).encode(), {'x-seq': str(self.seq)})
+            self.seq += 1
+            self.credit -= 1
+
+    def finish(self, reason):
+        if self.done:
+            return
+        self.done = True
+        self.items.close()  # runs the generator's cleanup when it stopped early
+        self.server.streams.pop(self.props.correlation_id, None)
+        # Ack once the stream is over (end, error, cancel or deadline).
+        self.server.ch.basic_ack(self.delivery_tag)
+        if reason in ('cancelled', 'deadline'):
+            self.span.fail('CANCELLED' if reason == 'cancelled' else 'DEADLINE_EXCEEDED', reason)
+        self.span.end()
+        print('STREAM ' + json.dumps({'id': self.props.correlation_id, 'method': self.method,
+                                      'reason': reason, 'sent': self.seq}), flush=True)
 
 
 # ---------------------------------------------------------------------------------
@@ -500,7 +629,8 @@ def main(argv):
     # Short slices so a signal is noticed quickly; handlers run inside process_data_events.
     try:
         while not stopping:
-            conn.process_data_events(time_limit=0.2)
+            conn.process_data_events(time_limit=0.1)
+            server.expire_streams()
     except pika.exceptions.AMQPError as err:
         # No reconnection here: unacked messages are back in RabbitMQ already, and a
         # supervisor (systemd, compose `restart:`) starts a fresh process.
@@ -508,6 +638,8 @@ def main(argv):
         return 1
 
     # Cancel first: unacked deliveries go back to the queue for another instance.
+    # Streams in flight are not acked: RabbitMQ hands them to another instance, whose
+    # x-seq 0 tells their callers the stream was interrupted (protocol §5).
     rpc_ch.basic_cancel(server.tag)
     if sub is not None:
         sub.ch.basic_cancel(sub.tag)

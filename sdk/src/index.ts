@@ -30,7 +30,7 @@ export {
   type TlsLink,
 } from './config/tls-env.js';
 export type { CallContext } from './context/call-context.js';
-export type { EmitOptions, ParentContext, ServiceCallOptions } from './context/context-host.js';
+export type { EmitOptions, ParentContext, ServiceCallOptions, ServiceStreamOptions } from './context/context-host.js';
 export type { EventContext } from './context/event-context.js';
 export { HEADER } from './context/headers.js';
 export {
@@ -69,6 +69,7 @@ export {
   type SubscriptionOptions,
 } from './service/service-options.js';
 export { type Closeable, installShutdownHandlers, type ShutdownOptions } from './service/shutdown.js';
+export type { ServiceStreamHandler, StreamMethodOptions } from './service/stream-options.js';
 export * from './store/index.js';
 export * from './sync/index.js';
 export { ATTR, messagingSystemOf, RPC_SYSTEM } from './telemetry/semconv.js';

@@ -59,6 +59,26 @@ async function runCaller(args: string[], env: Record<string, string>): Promise<C
   return { code, body, stderr };
 }
 
+/** Run `caller.py stream` to completion; its stdout is one JSON document a line. */
+async function runStreamCaller(args: string[]): Promise<{ code: number | null; lines: unknown[] }> {
+  const child = spawn(PYTHON, [`${EXAMPLES}caller.py`, 'stream', ...args], {
+    env: { ...process.env, ...env },
+    stdio: ['ignore', 'pipe', 'inherit'],
+  });
+  let stdout = '';
+  child.stdout.on('data', (d) => {
+    stdout += d;
+  });
+  const [code] = (await once(child, 'exit')) as [number | null];
+  return {
+    code,
+    lines: stdout
+      .split('\n')
+      .filter((l) => l !== '')
+      .map((l) => JSON.parse(l)),
+  };
+}
+
 interface PyEvent {
   id: string;
   topic: string;
@@ -72,6 +92,8 @@ interface PyEvent {
 class PythonService {
   readonly events: PyEvent[] = [];
   readonly dead: Array<{ id: string; reason: string; code: string }> = [];
+  /** One line per stream service.py ended: how (`end`, `error`, `cancelled`, `deadline`) and items sent. */
+  readonly streams: Array<{ id: string; method: string; reason: string; sent: number }> = [];
 
   private constructor(private readonly child: ChildProcess) {}
 
@@ -87,6 +109,7 @@ class PythonService {
         if (line === 'READY') resolve();
         else if (line.startsWith('EVENT ')) svc.events.push(JSON.parse(line.slice(6)));
         else if (line.startsWith('DEAD ')) svc.dead.push(JSON.parse(line.slice(5)));
+        else if (line.startsWith('STREAM ')) svc.streams.push(JSON.parse(line.slice(7)));
       });
       child.once('exit', (code) => reject(new Error(`service.py exited with ${code} before READY`)));
     });
@@ -151,6 +174,8 @@ let ts: AmqpTransport;
 let server: Server;
 let subscription: Subscription;
 const tsEvents: IncomingEvent[] = [];
+/** How each TypeScript `track` stream with a tag ended. */
+const tracked = new Map<string, { sent: number; aborted: boolean }>();
 
 beforeAll(async () => {
   schemas = new SchemaRegistry({ source: new MemorySchemaSource([PLACE_REQUEST]) });
@@ -165,6 +190,23 @@ beforeAll(async () => {
     missing: {
       handler: () => {
         throw new NotFoundError('no such order');
+      },
+    },
+    // Server-streaming: `count` items, a NOT_FOUND at `failAt`; records how each stream ended.
+    track: {
+      streaming: true,
+      handler: async function* (req) {
+        const { count = 3, failAt, tag } = req.payload as { count?: number; failAt?: number; tag?: string };
+        let sent = 0;
+        try {
+          for (let n = 0; n < count; n++) {
+            if (n === failAt) throw new NotFoundError(`position ${n} is gone`);
+            yield { n, at: `stop-${n}` };
+            sent++;
+          }
+        } finally {
+          if (tag) tracked.set(tag, { sent, aborted: req.signal.aborted });
+        }
       },
     },
     slow: {
@@ -291,6 +333,78 @@ describe('TypeScript calls a Python method (AmqpTransport.call)', () => {
     await expect(
       ts.call('inventory', 'whoami', {}, { headers: { 'x-caller': 'alice', traceparent } }),
     ).resolves.toMatchObject({ 'x-caller': 'alice', traceparent });
+  });
+});
+
+describe('server-streaming RPC between Python and TypeScript (protocol §5)', () => {
+  it('TypeScript consumes a Python stream through the credit window, to its end', async () => {
+    const items: unknown[] = [];
+    // Window 2 with 25 items: Python must wait for credit a dozen times.
+    for await (const item of ts.stream('inventory', 'levels', { sku: 'A-1', count: 25 }, { window: 2 }))
+      items.push(item);
+    expect(items).toEqual(Array.from({ length: 25 }, (_, n) => ({ sku: 'A-1', n, level: 100 - n })));
+    await eventually(() => py.streams.find((s) => s.reason === 'end' && s.sent === 25));
+  });
+
+  it("gets Python's mid-stream error as a typed error after the items before it", async () => {
+    const items: unknown[] = [];
+    const failure = await (async () => {
+      for await (const item of ts.stream('inventory', 'levels', { sku: 'A-2', count: 9, failAt: 4 })) items.push(item);
+    })().catch((e: unknown) => e);
+    expect(failure).toBeInstanceOf(SwitchyardError);
+    expect(failure).toMatchObject({ code: 'NOT_FOUND', message: 'level 4 of A-2 is gone' });
+    expect(items).toHaveLength(4);
+  });
+
+  it('breaking out of the loop cancels the Python stream', async () => {
+    const before = py.streams.length;
+    let n = 0;
+    for await (const _ of ts.stream('inventory', 'levels', { sku: 'A-3', count: 10_000 }, { window: 4 })) {
+      if (++n === 5) break;
+    }
+    const ended = await eventually(() => py.streams.slice(before).find((s) => s.reason === 'cancelled'));
+    expect(ended.sent).toBeLessThan(10_000);
+  });
+
+  it('Python refuses a unary call to its streaming method and an invalid stream request', async () => {
+    await expect(ts.call('inventory', 'levels', { sku: 'A-4' })).rejects.toMatchObject({ code: 'FAILED_PRECONDITION' });
+    const failure = await (async () => {
+      for await (const _ of ts.stream('inventory', 'levels', { sku: '' })) {
+      }
+    })().catch((e: unknown) => e);
+    expect(failure).toMatchObject({ code: 'INVALID_ARGUMENT', details: { violations: [{ pointer: '/sku' }] } });
+  });
+
+  it('Python consumes a TypeScript stream through the credit window', async () => {
+    const r = await runStreamCaller(['orders', 'track', '{"count":30,"tag":"py-all"}', '--window', '2']);
+    expect(r.code).toBe(0);
+    expect(r.lines).toEqual(Array.from({ length: 30 }, (_, n) => ({ n, at: `stop-${n}` })));
+    await eventually(() => tracked.get('py-all'));
+    expect(tracked.get('py-all')).toEqual({ sent: 30, aborted: false });
+  });
+
+  it("Python gets a TypeScript stream's error as its last line, and --take cancels the stream", async () => {
+    const failed = await runStreamCaller(['orders', 'track', '{"count":5,"failAt":2}']);
+    expect(failed.code).toBe(1);
+    expect(failed.lines).toEqual([
+      { n: 0, at: 'stop-0' },
+      { n: 1, at: 'stop-1' },
+      { error: expect.objectContaining({ code: 'NOT_FOUND', message: 'position 2 is gone' }) },
+    ]);
+    const taken = await runStreamCaller([
+      'orders',
+      'track',
+      '{"count":100000,"tag":"py-take"}',
+      '--take',
+      '3',
+      '--window',
+      '4',
+    ]);
+    expect(taken.code).toBe(0);
+    expect(taken.lines).toHaveLength(3);
+    const ended = await eventually(() => tracked.get('py-take'));
+    expect(ended.aborted).toBe(true);
+    expect(ended.sent).toBeLessThan(100_000);
   });
 });
 

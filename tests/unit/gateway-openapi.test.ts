@@ -21,6 +21,7 @@ import {
 
 const ORDER_REQUEST = 'https://schemas.switchyard.dev/orders/order.create.request.json';
 const ORDER_RESPONSE = 'https://schemas.switchyard.dev/orders/order.create.response.json';
+const MONEY = 'https://schemas.switchyard.dev/common/money.json';
 
 let infra: Infrastructure;
 let gw: RunningGateway;
@@ -33,7 +34,10 @@ beforeAll(async () => {
   await infra.registry.register({
     service: 'orders',
     version: '1.0.0',
-    methods: { create: { request: ORDER_REQUEST, response: ORDER_RESPONSE } },
+    methods: {
+      create: { request: ORDER_REQUEST, response: ORDER_RESPONSE },
+      track: { response: MONEY, streaming: true },
+    },
   });
   routes = new MemoryRouteSource([
     {
@@ -43,6 +47,12 @@ beforeAll(async () => {
       target: { type: 'rpc', service: 'orders', method: 'create' },
       auth: { mode: 'required', scopes: ['orders:write'] },
       rateLimit: { points: 10, durationSeconds: 60, key: 'subject' },
+    },
+    {
+      id: 'orders-track',
+      match: { path: '/orders/track', methods: ['POST'] },
+      target: { type: 'rpc', service: 'orders', method: 'track' },
+      auth: { mode: 'required', scopes: ['orders:write'] },
     },
     {
       id: 'order-get',
@@ -86,7 +96,16 @@ describe('GET /openapi.json', () => {
     const doc = r.json();
     await expectValid(doc);
     expect(doc.openapi).toBe('3.1.0');
-    expect(Object.keys(doc.paths).sort()).toEqual(['/files/{rest}', '/orders', '/orders/{id}']);
+    expect(Object.keys(doc.paths).sort()).toEqual(['/files/{rest}', '/orders', '/orders/track', '/orders/{id}']);
+
+    // A streaming method's route: NDJSON lines of its item schema (or the error), or SSE.
+    const track = doc.paths['/orders/track'].post;
+    expect(track['x-switchyard-stream']).toEqual({ framing: ['application/x-ndjson', 'text/event-stream'] });
+    const line = track.responses['200'].content['application/x-ndjson'].schema.oneOf;
+    expect(line[0].$ref).toMatch(/^#\/components\/schemas\/common\.money/);
+    expect(line[1].properties.error.$ref).toBe('#/components/schemas/SwitchyardError');
+    expect(track.responses['200'].content['text/event-stream']).toBeDefined();
+    expect(track.responses['200'].content['application/json']).toBeUndefined();
 
     const create = doc.paths['/orders'].post;
     expect(create.operationId).toBe('orders-create');

@@ -46,7 +46,8 @@ export function buildOpenApi(src: OpenApiSources): OpenApiDocument {
   const paths: Record<string, Record<string, unknown>> = {};
   const used = new Set<string>();
   const schemaIds = new Set<string>();
-  const operations: Array<{ op: Record<string, unknown>; request?: string; response?: string }> = [];
+  const operations: Array<{ op: Record<string, unknown>; request?: string; response?: string; streaming: boolean }> =
+    [];
   const securitySchemes: Record<string, unknown> = {};
   if (src.credentials.bearer) securitySchemes.bearer = { type: 'http', scheme: 'bearer', bearerFormat: 'JWT' };
   if (src.credentials.apiKeyHeader) {
@@ -67,7 +68,9 @@ export function buildOpenApi(src: OpenApiSources): OpenApiDocument {
       if (item[key] !== undefined) continue; // a route of higher precedence has it
       const op = operation(route, method, params, src, methods.length > 1, used);
       item[key] = op;
-      operations.push({ op, request: BODY_METHODS.has(method) ? request : undefined, response });
+      const streaming = rpc?.streaming === true;
+      if (streaming) markStreaming(op, def.target);
+      operations.push({ op, request: BODY_METHODS.has(method) ? request : undefined, response, streaming });
       if (BODY_METHODS.has(method) && request !== undefined) schemaIds.add(request);
       if (response !== undefined) schemaIds.add(response);
     }
@@ -78,12 +81,13 @@ export function buildOpenApi(src: OpenApiSources): OpenApiDocument {
     const name = id === undefined ? undefined : bundle.nameOf(id);
     return name === undefined ? undefined : { $ref: `#/components/schemas/${name}` };
   };
-  for (const { op, request, response } of operations) {
+  for (const { op, request, response, streaming } of operations) {
     const body = ref(request);
     if (body !== undefined) op.requestBody = { required: true, content: { 'application/json': { schema: body } } };
     const ok = (op.responses as Record<string, Record<string, unknown>>)['200']!;
     const reply = ref(response);
-    if (reply !== undefined) ok.content = { 'application/json': { schema: reply } };
+    if (streaming) ok.content = streamContent(reply);
+    else if (reply !== undefined) ok.content = { 'application/json': { schema: reply } };
   }
 
   const doc: OpenApiDocument = {
@@ -98,6 +102,35 @@ export function buildOpenApi(src: OpenApiSources): OpenApiDocument {
   };
   if (bundle.missing.length > 0) doc['x-switchyard-missing-schemas'] = bundle.missing;
   return doc;
+}
+
+/**
+ * A streaming RPC method's route answers NDJSON or SSE (gateway.md#for-clients). OpenAPI
+ * 3.1 has no schema for one line of a body: the NDJSON schema is that of each line (an
+ * item, or `{"error": ...}` last), said in the description and `x-switchyard-stream`.
+ */
+function markStreaming(op: Record<string, unknown>, target: OpenApiRoute['definition']['target']): void {
+  const ok = (op.responses as Record<string, Record<string, unknown>>)['200']!;
+  const name = target.type === 'rpc' ? `${target.service}.${target.method}` : target.service;
+  ok.description = `The items of ${name}, as they come: one JSON item a line (application/x-ndjson), or one \`data:\` event each (text/event-stream, when Accept asks for it). A failure after the first item is the last line, \`{"error": <SwitchyardError>}\` (SSE: \`event: error\`).`;
+  op['x-switchyard-stream'] = { framing: ['application/x-ndjson', 'text/event-stream'] };
+}
+
+function streamContent(item: Record<string, unknown> | undefined): Record<string, unknown> {
+  const line =
+    item === undefined
+      ? {}
+      : {
+          oneOf: [
+            item,
+            {
+              type: 'object',
+              required: ['error'],
+              properties: { error: { $ref: `#/components/schemas/${ERROR_SCHEMA}` } },
+            },
+          ],
+        };
+  return { 'application/x-ndjson': { schema: line }, 'text/event-stream': { schema: { type: 'string' } } };
 }
 
 function operation(

@@ -195,7 +195,7 @@ class HttpGateway implements Gateway {
       clientIp: this.#clientIp,
       trustProxy: o.trustProxy,
       forwarder: pool,
-      rpc: new RpcBridge(rpcTransport, this.#metrics, infra.auth?.issuer),
+      rpc: new RpcBridge(rpcTransport, this.#metrics, infra.auth?.issuer, view),
       schemas: infra.schemas,
       metrics: this.#metrics,
       logger: log,

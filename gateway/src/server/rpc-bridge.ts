@@ -8,6 +8,7 @@ import {
   formatTraceparent,
   HEADER,
   messagingSystemOf,
+  type RegistryView,
   traceparentOf,
 } from '@switchyard/sdk';
 import type { Identity } from '../auth/identity.js';
@@ -17,6 +18,7 @@ import type { UpstreamErrorReason } from '../metrics/labels.js';
 import type { RpcTarget } from '../routing/route-types.js';
 import { startRpcSpan } from '../tracing/request-spans.js';
 import { REQUEST_ID_HEADER } from './request-id.js';
+import { isStreamingMethod, StreamBridge } from './stream-bridge.js';
 
 /**
  * The `rpc` target: the JSON body becomes the payload of `transport.call(service, method)`,
@@ -30,16 +32,21 @@ export class RpcBridge {
   readonly #transport: Transport;
   readonly #metrics: GatewayMetrics;
   readonly #issuer: string | undefined;
+  readonly #view: RegistryView | undefined;
+  readonly #streams: StreamBridge;
 
   /**
    * `issuer`: with auth on, the Switchyard auth service's issuer. A caller's bearer token
    * from that issuer travels on as the user token (`x-switchyard-user-token`), so every
-   * hop can verify who the call is for instead of trusting `x-caller`.
+   * hop can verify who the call is for instead of trusting `x-caller`. `view`: the
+   * registry, whose `streaming` flag sends a method through the StreamBridge (SSE/NDJSON).
    */
-  constructor(transport: Transport, metrics: GatewayMetrics, issuer?: string) {
+  constructor(transport: Transport, metrics: GatewayMetrics, issuer?: string, view?: RegistryView) {
     this.#transport = transport;
     this.#metrics = metrics;
     this.#issuer = issuer;
+    this.#view = view;
+    this.#streams = new StreamBridge(transport);
   }
 
   async call(
@@ -70,6 +77,10 @@ export class RpcBridge {
       const v = req.headers[name];
       if (typeof v === 'string') headers[name] = v;
     }
+    if (this.#view !== undefined && isStreamingMethod(this.#view, target.service, target.method)) {
+      await this.#stream(req, res, routeId, target, payload, headers, requestId, timeoutMs, span);
+      return;
+    }
     let reply: unknown;
     try {
       reply = await this.#transport.call(target.service, target.method, payload, {
@@ -93,6 +104,34 @@ export class RpcBridge {
       'cache-control': 'no-store',
     });
     res.end(req.method === 'HEAD' ? undefined : text);
+  }
+
+  /** A streaming method: the span and upstream metrics cover the whole stream. */
+  async #stream(
+    req: IncomingMessage,
+    res: ServerResponse,
+    routeId: string,
+    target: Readonly<RpcTarget>,
+    payload: unknown,
+    headers: Headers,
+    requestId: string,
+    timeoutMs: number,
+    span: Span | undefined,
+  ): Promise<void> {
+    let error: unknown;
+    try {
+      ({ error } = await this.#streams.stream(req, res, target, payload, headers, Date.now() + timeoutMs, requestId));
+    } catch (err) {
+      error = err;
+      throw err;
+    } finally {
+      if (error !== undefined) {
+        if (span !== undefined) failSpan(span, error);
+        const reason = upstreamReason(error);
+        if (reason !== undefined) this.#metrics.upstreamError(routeId, reason);
+      }
+      span?.end();
+    }
   }
 }
 

@@ -6,7 +6,13 @@ import type { Cache } from '../cache/cache.js';
 import type { DynamicConfig } from '../dynamic-config/dynamic-config.js';
 import type { Store } from '../store/store.js';
 import type { Sync } from '../sync/sync.js';
-import type { ContextHost, EmitOptions, ParentContext, ServiceCallOptions } from './context-host.js';
+import type {
+  ContextHost,
+  EmitOptions,
+  ParentContext,
+  ServiceCallOptions,
+  ServiceStreamOptions,
+} from './context-host.js';
 import { callerOf, HEADER } from './headers.js';
 import { continueTrace, formatTraceparent, type TraceContext } from './trace-context.js';
 
@@ -48,6 +54,8 @@ export interface CallContext extends ParentContext {
   call<T = unknown>(target: string, payload: unknown, options?: ServiceCallOptions): Promise<T>;
   /** Emit a declared event in this trace. */
   emit(topic: string, payload: unknown, options?: EmitOptions): Promise<PublishReceipt>;
+  /** Open a server-streaming call to another service; deadline, trace and caller identity go along. */
+  stream<T = unknown>(target: string, payload: unknown, options?: ServiceStreamOptions): AsyncIterableIterator<T>;
 }
 
 /**
@@ -155,5 +163,9 @@ export class RequestContext implements CallContext {
 
   emit(topic: string, payload: unknown, options?: EmitOptions): Promise<PublishReceipt> {
     return this.host.emit(topic, payload, options, this);
+  }
+
+  stream<T = unknown>(target: string, payload: unknown, options?: ServiceStreamOptions): AsyncIterableIterator<T> {
+    return this.host.stream(target, payload, options, this) as AsyncIterableIterator<T>;
   }
 }

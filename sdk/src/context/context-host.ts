@@ -28,6 +28,27 @@ export interface ServiceCallOptions {
   contentType?: string;
 }
 
+/** Options of `service.stream()` / `ctx.stream()`: a unary call's, without retries, plus the credit window. */
+export interface ServiceStreamOptions {
+  /** Relative timeout of the whole stream, ms. Default: the service's `calls.timeoutMs`. An inherited deadline that is earlier wins. */
+  timeoutMs?: number;
+  /** Absolute deadline of the whole stream, ms since the epoch. */
+  deadline?: number;
+  /** Items the server may send ahead of what this caller consumed (backpressure). Default 16. */
+  window?: number;
+  headers?: Headers;
+  /** Cancels the stream on the server; the iterator then throws CANCELLED. */
+  signal?: AbortSignal;
+  /** Continue this W3C trace (top-level streams only; `ctx.stream` continues the handler's trace). */
+  traceparent?: string;
+  /** Identity the stream is opened on behalf of (header `x-caller`). Default: the handler's caller, else this service's name. */
+  caller?: string;
+  /** Payload encoding, e.g. `application/msgpack`. Default: the transport's (JSON). */
+  contentType?: string;
+  /** Check each item against the item schema the target registered, when that schema is loaded here. Default true. */
+  validateItems?: boolean;
+}
+
 /** Options of `service.emit()` / `ctx.emit()`. */
 export interface EmitOptions {
   headers?: Headers;
@@ -71,4 +92,10 @@ export interface ContextHost {
     options: EmitOptions | undefined,
     parent: ParentContext | undefined,
   ): Promise<PublishReceipt>;
+  stream(
+    target: string,
+    payload: unknown,
+    options: ServiceStreamOptions | undefined,
+    parent: ParentContext | undefined,
+  ): AsyncIterableIterator<unknown>;
 }

@@ -154,7 +154,8 @@ export class Caller {
     }
   }
 
-  private headers(o: ServiceCallOptions, parent: ParentContext | undefined): Headers {
+  /** The headers of an outgoing call (or stream: stream-caller.ts sends the same). */
+  headers(o: ServiceCallOptions, parent: ParentContext | undefined): Headers {
     const headers: Headers = o.headers === undefined ? {} : { ...o.headers };
     // A call outside any trace sends none: the receiving hop starts the trace, and nothing
     // on this side could have recorded a span of it. One header less on the wire.

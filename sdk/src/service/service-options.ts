@@ -22,6 +22,12 @@ import { INSTANCE_ID_PATTERN, SERVICE_NAME_PATTERN } from '../registry/instance-
 import { type CircuitBreakerOptions, DEFAULT_CIRCUIT_BREAKER_OPTIONS } from '../resilience/circuit-breakers.js';
 import type { RateLimitOptions } from '../resilience/rate-limit.js';
 import { DEFAULT_RETRY_OPTIONS, type RetryOptions } from '../resilience/retry-policy.js';
+import {
+  type ResolvedStream,
+  resolveStreams,
+  type ServiceStreamHandler,
+  type StreamMethodOptions,
+} from './stream-options.js';
 
 // biome-ignore lint/suspicious/noExplicitAny: payload types are the author's to choose; schemas check them at run time
 type Any = any;
@@ -82,6 +88,8 @@ export interface ServiceOptions {
   version: string;
   /** RPC methods by name (letters, digits, `_`, `-`); a bare function is a handler with every default. */
   methods?: Record<string, MethodOptions | ServiceMethodHandler>;
+  /** Server-streaming methods by name (named as `methods` are; a name is a method or a stream, not both); a bare function (an `async function*`) is a handler with every default. */
+  streams?: Record<string, StreamMethodOptions | ServiceStreamHandler>;
   /** Event subscriptions by topic pattern (`*` one word, `#` any); a bare function is a handler with every default. */
   subscriptions?: Record<string, SubscriptionOptions | ServiceEventHandler>;
   /** Topics this service emits and the schema `$id` each event must satisfy (`null`: no schema). `emit()` refuses other topics. */
@@ -174,6 +182,7 @@ export interface ResolvedServiceOptions {
   readonly name: string;
   readonly version: string;
   readonly methods: readonly ResolvedMethod[];
+  readonly streams: readonly ResolvedStream[];
   readonly subscriptions: readonly ResolvedSubscription[];
   readonly emits: ReadonlyMap<string, string | null>;
   readonly infra: Infrastructure | undefined;
@@ -196,6 +205,7 @@ const SERVICE_KEYS = [
   'name',
   'version',
   'methods',
+  'streams',
   'subscriptions',
   'emits',
   'infra',
@@ -242,6 +252,11 @@ export function resolveServiceOptions(options: ServiceOptions): ResolvedServiceO
   const version = stringOption('version', options.version);
 
   const methods = Object.entries(objectOption('methods', options.methods)).map(([m, spec]) => resolveMethod(m, spec));
+  const streams = resolveStreams(
+    options.streams,
+    methods.map((m) => m.name),
+    resolveMethod,
+  );
   const subscriptions = Object.entries(objectOption('subscriptions', options.subscriptions)).map(([topic, spec]) =>
     resolveSubscription(name, topic, spec),
   );
@@ -302,6 +317,7 @@ export function resolveServiceOptions(options: ServiceOptions): ResolvedServiceO
     version,
     config,
     methods: Object.freeze(methods),
+    streams: Object.freeze(streams),
     subscriptions: Object.freeze(subscriptions),
     emits,
     infra,
@@ -325,8 +341,8 @@ export function resolveServiceOptions(options: ServiceOptions): ResolvedServiceO
   });
 }
 
-function resolveMethod(name: string, spec: unknown): ResolvedMethod {
-  const at = `methods.${name}`;
+function resolveMethod(name: string, spec: unknown, section = 'methods'): ResolvedMethod {
+  const at = `${section}.${name}`;
   if (!METHOD_NAME_PATTERN.test(name))
     throw invalidOption(at, `has a bad name: must match ${METHOD_NAME_PATTERN.source}`);
   if (typeof spec === 'function') spec = { handler: spec };

@@ -14,7 +14,13 @@ import type { TokenClient } from '../auth/token-client.js';
 import type { Cache } from '../cache/cache.js';
 import { createInfrastructure, type Infrastructure } from '../config/infrastructure.js';
 import { defaultLogger, type Logger } from '../config/logger.js';
-import type { ContextHost, EmitOptions, ParentContext, ServiceCallOptions } from '../context/context-host.js';
+import type {
+  ContextHost,
+  EmitOptions,
+  ParentContext,
+  ServiceCallOptions,
+  ServiceStreamOptions,
+} from '../context/context-host.js';
 import { DynamicConfig } from '../dynamic-config/dynamic-config.js';
 import type { MethodInfo } from '../registry/instance-record.js';
 import type { Registration } from '../registry/types.js';
@@ -27,6 +33,8 @@ import { MethodRunner } from './method-runner.js';
 import { ServiceMetrics } from './service-metrics.js';
 import { type ResolvedServiceOptions, resolveServiceOptions, type ServiceOptions } from './service-options.js';
 import { installShutdownHandlers } from './shutdown.js';
+import { failedStream, StreamCaller } from './stream-caller.js';
+import { StreamRunner } from './stream-runner.js';
 import { subscribeWith } from './subscription-runner.js';
 import { TargetDirectory } from './target-directory.js';
 
@@ -38,8 +46,9 @@ interface Running {
   ownsInfra: boolean;
   directory: TargetDirectory;
   caller: Caller;
+  streamCaller: StreamCaller;
   emitter: Emitter;
-  runners: Map<string, MethodRunner>;
+  runners: Map<string, MethodRunner | StreamRunner>;
   server: Server | undefined;
   subscriptions: Subscription[];
   registration: Registration | undefined;
@@ -169,6 +178,23 @@ export class Service implements ContextHost {
     return caller.call(target, payload, options, parent) as Promise<T>;
   }
 
+  /**
+   * Open a server-streaming call to `service.method`: an async iterator of its items
+   * (`for await (const item of service.stream(...))`). Breaking out of the loop, the
+   * `signal` or the deadline (of the whole stream) cancel it on the server. Failures,
+   * validation included, come out of the iterator.
+   */
+  stream<T = unknown>(
+    target: string,
+    payload: unknown,
+    options?: ServiceStreamOptions,
+    parent?: ParentContext | undefined,
+  ): AsyncIterableIterator<T> {
+    const streams = this.running?.streamCaller;
+    if (!streams || this.currentState === 'closed') return failedStream(this.notRunning()) as AsyncIterableIterator<T>;
+    return streams.stream(target, payload, options, parent) as AsyncIterableIterator<T>;
+  }
+
   emit(
     topic: string,
     payload: unknown,
@@ -211,6 +237,7 @@ export class Service implements ContextHost {
       ownsInfra: o.infra === undefined,
       directory: undefined as unknown as TargetDirectory,
       caller: undefined as unknown as Caller,
+      streamCaller: undefined as unknown as StreamCaller,
       emitter: undefined as unknown as Emitter,
       runners: new Map(),
       server: undefined,
@@ -246,12 +273,18 @@ export class Service implements ContextHost {
         metrics,
         logger: this.logger,
       });
+      r.streamCaller = new StreamCaller(r.caller);
       r.emitter = new Emitter(this.name, transport, infra.schemas, o.emits);
 
-      if (o.methods.length > 0) {
+      if (o.methods.length > 0 || o.streams.length > 0) {
         const definitions: Record<string, ReturnType<MethodRunner['definition']>> = {};
         for (const m of o.methods) {
           const runner = new MethodRunner(this, m, infra.schemas, metrics);
+          r.runners.set(m.name, runner);
+          definitions[m.name] = runner.definition();
+        }
+        for (const m of o.streams) {
+          const runner = new StreamRunner(this, m, infra.schemas, metrics);
           r.runners.set(m.name, runner);
           definitions[m.name] = runner.definition();
         }
@@ -266,6 +299,7 @@ export class Service implements ContextHost {
           mode: infra.mode,
           namespace: infra.namespace,
           methods: o.methods.map((m) => m.name),
+          ...(o.streams.length > 0 ? { streams: o.streams.map((m) => m.name) } : {}),
           subscriptions: o.subscriptions.map((s) => s.topic),
           auth: r.tokens ? { account: r.tokens.clientId } : 'off',
         },
@@ -325,6 +359,7 @@ export class Service implements ContextHost {
     const refs: Array<[string, string | undefined | null]> = [];
     for (const m of o.methods)
       refs.push([`methods.${m.name}.request`, m.request], [`methods.${m.name}.response`, m.response]);
+    for (const m of o.streams) refs.push([`streams.${m.name}.request`, m.request], [`streams.${m.name}.item`, m.item]);
     for (const s of o.subscriptions) refs.push([`subscriptions.${s.topic}.schema`, s.schema]);
     for (const [topic, id] of o.emits) refs.push([`emits.${topic}`, id]);
     for (const [option, id] of refs) {
@@ -362,6 +397,15 @@ export class Service implements ContextHost {
         ...(m.request === undefined ? {} : { request: m.request }),
         ...(m.response === undefined ? {} : { response: m.response }),
         idempotent: m.idempotent,
+      };
+    }
+    // A stream's item schema is its `response` in the record (docs/registry.md).
+    for (const m of o.streams) {
+      methods[m.name] = {
+        ...(m.request === undefined ? {} : { request: m.request }),
+        ...(m.item === undefined ? {} : { response: m.item }),
+        idempotent: m.idempotent,
+        streaming: true,
       };
     }
     // The metadata copies of the event schema ids predate `events.schemas`: kept for readers written before it.
@@ -422,6 +466,7 @@ export class Service implements ContextHost {
       this.bounded(Promise.all([r.server?.close(), ...r.subscriptions.map((s) => s.close())]).then(() => undefined)),
     );
     r.caller?.close();
+    r.streamCaller?.close();
     r.directory?.close();
     r.tokens?.close();
     if (r.ownsConfig) await this.step('close config', () => r.config?.close());
