@@ -18,6 +18,12 @@ export interface Outcome {
   code: string;
   /** Event id, for events. */
   id?: string;
+  /** What a failure said (the error body's message), for the report's list of failures. */
+  message?: string;
+  /** Pid of the catalog instance that answered a successful request. */
+  servedBy?: number;
+  /** An RPC request RabbitMQ delivered again (its first instance died holding it). */
+  redelivered?: boolean;
 }
 
 export class Ledger {

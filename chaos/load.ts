@@ -19,7 +19,8 @@ export class HttpLoad {
   readonly #pool: Pool;
   readonly #ledger: Ledger;
   readonly #options: LoadOptions;
-  readonly #inFlight = new Set<Promise<void>>();
+  /** Requests not answered yet, with when each was sent. */
+  readonly #inFlight = new Map<Promise<void>, number>();
   #timer: NodeJS.Timeout | undefined;
   #n = 0;
 
@@ -40,18 +41,27 @@ export class HttpLoad {
   /** Stop sending and wait for the answers still due. */
   async stop(): Promise<void> {
     clearInterval(this.#timer);
-    await Promise.all(this.#inFlight);
+    await Promise.all(this.#inFlight.keys());
     await this.#pool.close();
   }
 
+  /**
+   * Resolves once every request sent before `at` has its answer: the next fault waits for
+   * it, so no request of one window fails because of the next window's fault.
+   */
+  async answeredUntil(at: number): Promise<void> {
+    await Promise.all([...this.#inFlight].filter(([, sentAt]) => sentAt < at).map(([p]) => p));
+  }
+
   #track(p: Promise<void>): void {
-    this.#inFlight.add(p);
+    this.#inFlight.set(p, Date.now());
     p.finally(() => this.#inFlight.delete(p));
   }
 
   async #send(kind: LoadKind, method: 'GET' | 'POST', path: string, body: string | undefined): Promise<void> {
     const sentAt = Date.now();
     let code: string;
+    let answer: Answer = {};
     try {
       const res = await this.#pool.request({
         method,
@@ -61,20 +71,38 @@ export class HttpLoad {
         signal: AbortSignal.timeout(this.#options.timeoutMs),
       });
       const text = await res.body.text();
-      code = res.statusCode === 200 ? 'ok' : `${res.statusCode} ${errorCode(text)}`;
+      answer = parse(text);
+      code = res.statusCode === 200 ? 'ok' : `${res.statusCode} ${typeof answer.code === 'string' ? answer.code : '?'}`;
     } catch (err) {
       code = failureCode(err);
+      answer = { message: (err as Error).message };
     }
-    this.#ledger.record({ kind, sentAt, doneAt: Date.now(), code });
+    this.#ledger.record({
+      kind,
+      sentAt,
+      doneAt: Date.now(),
+      code,
+      ...(code === 'ok' && typeof answer.pid === 'number' ? { servedBy: answer.pid } : {}),
+      ...(answer.redelivered === true ? { redelivered: true } : {}),
+      ...(code !== 'ok' && typeof answer.message === 'string' ? { message: answer.message } : {}),
+    });
   }
 }
 
-function errorCode(text: string): string {
+/** A catalog answer (`pid`, `redelivered`) or an error body (`code`). */
+interface Answer {
+  pid?: unknown;
+  redelivered?: unknown;
+  code?: unknown;
+  message?: unknown;
+}
+
+function parse(text: string): Answer {
   try {
-    const code = (JSON.parse(text) as { code?: unknown }).code;
-    return typeof code === 'string' ? code : '?';
+    const v = JSON.parse(text) as unknown;
+    return typeof v === 'object' && v !== null ? (v as Answer) : {};
   } catch {
-    return '?';
+    return {};
   }
 }
 

@@ -80,8 +80,22 @@ export function buildReport(ledger: Ledger, windows: readonly RunWindow[], sampl
   const requestRows = windows.flatMap((w) =>
     (['http', 'rpc'] as const).map((kind) => {
       const list = inWindow(w, kind);
-      const ok = list.filter((o) => o.code === 'ok').length;
-      return [w.name, kind === 'http' ? 'HTTP proxy' : 'HTTP→RPC', list.length, ok, list.length - ok, codes(list)];
+      const ok = list.filter((o) => o.code === 'ok');
+      const instances = new Set(ok.map((o) => o.servedBy)).size;
+      const redelivered = list.filter((o) => o.redelivered).length;
+      const ms = list.map((o) => o.doneAt - o.sentAt).sort((a, b) => a - b);
+      const at = (q: number) => ms[Math.min(ms.length - 1, Math.floor(q * ms.length))] ?? 0;
+      return [
+        w.name,
+        kind === 'http' ? 'HTTP proxy' : 'HTTP→RPC',
+        list.length,
+        ok.length,
+        list.length - ok.length,
+        codes(list),
+        `${at(0.5)} / ${at(0.99)} / ${ms[ms.length - 1] ?? 0}`,
+        instances,
+        kind === 'rpc' ? redelivered : '-',
+      ];
     }),
   );
 
@@ -134,12 +148,38 @@ export function buildReport(ledger: Ledger, windows: readonly RunWindow[], sampl
     detail: `${confirmed.length} confirmed, ${lost} never delivered`,
   });
 
+  const failureLines = windows.flatMap((w) => {
+    const seen = new Map<string, { n: number; first: number }>();
+    for (const kind of LOAD_KINDS)
+      for (const o of inWindow(w, kind)) {
+        if (o.code === 'ok') continue;
+        const key = `${kind} ${o.code}: ${o.message ?? '(no message)'}`;
+        const s = seen.get(key) ?? { n: 0, first: o.sentAt };
+        s.n++;
+        seen.set(key, s);
+      }
+    return [...seen].map(([key, s]) => `- ${w.name}, +${seconds(s.first - w.start)} s: ${key} (×${s.n})`);
+  });
+
   const total = windows.length > 0 ? windows[windows.length - 1]!.end - windows[0]!.start : 0;
   const dup = [...ledger.deliveries.values()].reduce((n, c) => n + c - 1, 0);
   const text = [
     `Requests per fault window (${seconds(total)} s of load; a window runs from the kill to 10 s after the part is back):`,
     '',
-    markdownTable(['window', 'load', 'sent', 'succeeded', 'failed', 'failed by code'], requestRows),
+    markdownTable(
+      [
+        'window',
+        'load',
+        'sent',
+        'succeeded',
+        'failed',
+        'failed by code',
+        'ms p50 / p99 / max',
+        'instances answering',
+        'redelivered',
+      ],
+      requestRows,
+    ),
     '',
     `Events per window (of the publish; delivered/duplicated/lost counted after the drain; ${ledger.redeliveries} redelivered, ${dup} duplicate deliveries, ${ledger.pending.size} publishes unresolved):`,
     '',
@@ -154,6 +194,10 @@ export function buildReport(ledger: Ledger, windows: readonly RunWindow[], sampl
       ['fault', 'measured from', 'HTTP proxy', 'HTTP→RPC', 'events', 'gateway /readyz in the window', 'notes'],
       recoveryRows,
     ),
+    '',
+    'Failures (first seen, seconds into the window):',
+    '',
+    ...(failureLines.length > 0 ? failureLines : ['- none']),
     '',
     'Goals:',
     '',

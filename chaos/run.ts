@@ -9,6 +9,7 @@
  */
 import { killAllNow } from './child.js';
 import { FAULTS } from './faults.js';
+import { errorsBetween, upstreamErrors } from './gateway-metrics.js';
 import { Ledger } from './ledger.js';
 import { HttpLoad } from './load.js';
 import { ReadinessProbe } from './readiness.js';
@@ -73,8 +74,10 @@ async function run(): Promise<number> {
   const t0 = Date.now();
   await sleep(BASELINE_MS);
   windows.push({ name: 'baseline (no fault)', start: t0, end: Date.now(), notes: [] });
+  await load.answeredUntil(Date.now());
 
   for (const fault of FAULTS) {
+    const errorsBefore = await upstreamErrors(stack.adminUrl);
     const start = Date.now();
     progress(`${fault.name}: injecting`);
     await fault.inject(stack);
@@ -86,7 +89,10 @@ async function run(): Promise<number> {
     const end = backAt + SETTLE_MS;
     const notes = fault.inUse ? [await fault.inUse(stack, end)] : [];
     await sleep(end - Date.now());
+    const absorbed = errorsBetween(errorsBefore, await upstreamErrors(stack.adminUrl));
+    if (absorbed) notes.push(`gateway upstream errors: ${absorbed}`);
     windows.push({ name: fault.name, start, end, fault, backAt, notes });
+    await load.answeredUntil(end);
   }
 
   stack.ticker!.signal('SIGUSR1');

@@ -108,7 +108,7 @@ export class Stack {
         SWITCHYARD_GATEWAY_HOST: '127.0.0.1',
         SWITCHYARD_GATEWAY_PORT: String(port),
         SWITCHYARD_ADMIN_PORT: String(adminPort),
-        SWITCHYARD_LOG_LEVEL: 'warn',
+        SWITCHYARD_LOG_LEVEL: process.env.CHAOS_GATEWAY_LOG_LEVEL ?? 'warn',
       },
       logFile: join(this.dir, 'gateway.log'),
       awaitReady: false,
