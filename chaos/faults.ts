@@ -4,14 +4,18 @@
  * The window of a fault runs from the kill to `settleMs` after the part is back.
  */
 import { Redis } from 'ioredis';
+import type { HttpLoad } from './load.js';
 import type { Stack } from './stack.js';
+
+/** Requests of each kind sent at once just before the instance is killed, so some are in flight on it. */
+const BURST = 20;
 
 export interface Fault {
   name: string;
   /** What the recovery is measured from: the kill (an instance: the others should take over at once) or the return. */
   recoverFrom: 'kill' | 'back';
   downMs: number;
-  inject(stack: Stack): Promise<void>;
+  inject(stack: Stack, load: HttpLoad): Promise<void>;
   /** Brings the part back; resolves once it accepts connections. */
   restore(stack: Stack): Promise<void>;
   /** After `restore`: resolves when the part is in use again (Redis: counters written), with a label. */
@@ -23,7 +27,12 @@ export const FAULTS: readonly Fault[] = [
     name: 'catalog instance SIGKILL',
     recoverFrom: 'kill',
     downMs: 10_000,
-    inject: (s) => s.killCatalog(0),
+    inject: async (s, load) => {
+      load.burst(BURST);
+      // The catalog answers in 50 ms: kill it while about half the burst is being handled there.
+      await new Promise((r) => setTimeout(r, 20));
+      await s.killCatalog(0);
+    },
     restore: (s) => s.startCatalog(0),
   },
   {

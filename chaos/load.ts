@@ -31,11 +31,18 @@ export class HttpLoad {
   }
 
   start(): void {
-    this.#timer = setInterval(() => {
-      const n = ++this.#n;
-      this.#track(this.#send('http', 'GET', `/api/items/${n}`, undefined));
-      this.#track(this.#send('rpc', 'POST', '/api/lookup', JSON.stringify({ item: n })));
-    }, 1000 / this.#options.rate);
+    this.#timer = setInterval(() => this.#sendBoth(), 1000 / this.#options.rate);
+  }
+
+  /** `count` requests of each kind at once, on top of the steady rate. */
+  burst(count: number): void {
+    for (let i = 0; i < count; i++) this.#sendBoth();
+  }
+
+  #sendBoth(): void {
+    const n = ++this.#n;
+    this.#track(this.#send('http', 'GET', `/api/items/${n}`, undefined));
+    this.#track(this.#send('rpc', 'POST', '/api/lookup', JSON.stringify({ item: n })));
   }
 
   /** Stop sending and wait for the answers still due. */

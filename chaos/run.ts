@@ -30,6 +30,10 @@ const KEEP_LOGS = process.env.CHAOS_KEEP_LOGS === '1';
 const began = Date.now();
 const progress = (message: string) => console.error(`[chaos +${((Date.now() - began) / 1000).toFixed(1)}s] ${message}`);
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, Math.max(0, ms)));
+/** Between steps: once a signal or the hard timeout started the cleanup, the run takes no further step. */
+function stillRunning(): void {
+  if (closing) throw new Error('stopped');
+}
 
 const ledger = new Ledger();
 const stack = new Stack(ledger, { eventRate: EVENT_RATE, progress });
@@ -78,10 +82,12 @@ async function run(): Promise<number> {
 
   for (const fault of FAULTS) {
     const errorsBefore = await upstreamErrors(stack.adminUrl);
+    stillRunning();
     const start = Date.now();
     progress(`${fault.name}: injecting`);
-    await fault.inject(stack);
+    await fault.inject(stack, load);
     await sleep(fault.downMs - (Date.now() - start));
+    stillRunning();
     progress(`${fault.name}: restoring`);
     await fault.restore(stack);
     const backAt = Date.now();
@@ -95,6 +101,7 @@ async function run(): Promise<number> {
     await load.answeredUntil(end);
   }
 
+  stillRunning();
   stack.ticker!.signal('SIGUSR1');
   await load.stop();
   progress('load off; draining events');
@@ -117,6 +124,7 @@ run().then(
   },
   (err: unknown) => {
     clearTimeout(hardStop);
+    if (closing) return closing;
     progress(`the run failed: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}`);
     return finish(2);
   },
