@@ -38,7 +38,8 @@ export const FAULTS: readonly Fault[] = [
   {
     name: 'RabbitMQ SIGKILL',
     recoverFrom: 'back',
-    downMs: 5_000,
+    // Plus its boot (3-14 s here). Longer outages: CHAOS_BROKER_DOWN_MS (the clients' backoff then reaches its cap).
+    downMs: Number(process.env.CHAOS_BROKER_DOWN_MS ?? 5_000),
     inject: (s) => s.rabbit!.kill(),
     restore: (s) => s.rabbit!.resume(),
   },

@@ -5,8 +5,10 @@
  * of chaos/report.ts and exits 0 when the goal figures hold, 1 when they do not, 2 when
  * the run itself failed. Bounded: a hard timeout (CHAOS_TIMEOUT_MS, default 240 s) ends
  * it, and every process and temp dir it made is removed on any exit, SIGINT included
- * (CHAOS_KEEP_LOGS=1 keeps the temp dir with each process's log).
+ * (CHAOS_KEEP_LOGS=1 keeps the temp dir: each process's log, and every request in ledger.json).
  */
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { killAllNow } from './child.js';
 import { FAULTS } from './faults.js';
 import { errorsBetween, upstreamErrors } from './gateway-metrics.js';
@@ -111,6 +113,10 @@ async function run(): Promise<number> {
   probe.stop();
 
   const report = buildReport(ledger, windows, probe.samples);
+  if (KEEP_LOGS) {
+    const raw = { windows: windows.map(({ fault: _, ...w }) => w), outcomes: ledger.outcomes, readyz: probe.samples };
+    writeFileSync(join(stack.dir, 'ledger.json'), JSON.stringify(raw));
+  }
   console.log(`\n${report.text}\n`);
   const failed = report.goals.filter((g) => !g.pass);
   console.log(failed.length === 0 ? 'All goal figures hold.' : `${failed.length} goal figure(s) missed.`);
