@@ -7,6 +7,8 @@ export interface ReadySample {
   ready: boolean;
   /** Names of the failing checks (`registry`, `routes`, `transport`, ...) or `unreachable`. */
   failing: string[];
+  /** How long the answer took, ms: a stalled gateway event loop shows here. */
+  tookMs: number;
 }
 
 export class ReadinessProbe {
@@ -38,9 +40,9 @@ export class ReadinessProbe {
       const failing = Object.entries(body.checks ?? {})
         .filter(([, c]) => c.ready === false)
         .map(([name]) => name);
-      this.samples.push({ at, ready: res.ok, failing });
+      this.samples.push({ at, ready: res.ok, failing, tookMs: Date.now() - at });
     } catch {
-      this.samples.push({ at, ready: false, failing: ['unreachable'] });
+      this.samples.push({ at, ready: false, failing: ['unreachable'], tookMs: Date.now() - at });
     }
   }
 }

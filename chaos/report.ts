@@ -69,7 +69,9 @@ function notReady(samples: readonly ReadySample[], w: RunWindow): string {
     ms += (samples[i + 1]?.at ?? s.at) - s.at;
     for (const f of s.failing) failing.add(f);
   }
-  return ms === 0 ? 'ready throughout' : `503 for ${seconds(ms)} s (${[...failing].join(', ')})`;
+  const slowest = Math.max(0, ...samples.filter((s) => s.at >= w.start && s.at < w.end).map((s) => s.tookMs));
+  const state = ms === 0 ? 'ready throughout' : `503 for ${seconds(ms)} s (${[...failing].join(', ')})`;
+  return `${state}; slowest answer ${slowest} ms`;
 }
 
 export function buildReport(ledger: Ledger, windows: readonly RunWindow[], samples: readonly ReadySample[]): Report {
