@@ -160,6 +160,15 @@ export class PrivateEtcd {
 
   /** Stop the server (SIGTERM, then SIGKILL), keeping its data for `resume()`. */
   async stop(): Promise<void> {
+    await this.end('SIGTERM');
+  }
+
+  /** A crash: SIGKILL at once, keeping its data for `resume()`. */
+  async kill(): Promise<void> {
+    await this.end('SIGKILL');
+  }
+
+  private async end(signal: 'SIGTERM' | 'SIGKILL'): Promise<void> {
     const child = this.child;
     if (!child) return;
     this.child = undefined;
@@ -169,7 +178,7 @@ export class PrivateEtcd {
         clearTimeout(t);
         resolve();
       });
-      child.kill('SIGTERM');
+      child.kill(signal);
     });
   }
 
