@@ -58,8 +58,15 @@ export class CodecRegistry {
    * send by default); an unknown one or an undecodable body is INVALID_ARGUMENT.
    */
   decode(body: Buffer, contentType: string | undefined): unknown {
-    const type = contentType ? (contentType.split(';')[0] ?? '').trim().toLowerCase() : 'application/json';
-    const codec = this.byType.get(type);
+    // Most messages carry a registered type exactly as registered: one lookup, no string built per message.
+    const exact = contentType ? this.byType.get(contentType) : undefined;
+    const type =
+      exact !== undefined
+        ? (contentType as string)
+        : contentType
+          ? (contentType.split(';')[0] ?? '').trim().toLowerCase()
+          : 'application/json';
+    const codec = exact ?? this.byType.get(type);
     if (!codec)
       throw new InvalidArgumentError(`unsupported content type "${contentType}"`, { details: { contentType } });
     try {

@@ -193,6 +193,36 @@ describe('CircuitBreakers', () => {
     expect(breakers.state('b')).toBe('closed');
   });
 
+  it('half-open: calls during the trial wait for it; a failed trial opens again, a client error closes', async () => {
+    const states: string[] = [];
+    const breakers = new CircuitBreakers(options, (service, state) => states.push(`${service}:${state}`));
+    const failing = async () => {
+      throw new InternalError('down');
+    };
+    for (let i = 0; i < 4; i++) await expect(breakers.run('b', failing)).rejects.toMatchObject({ code: 'INTERNAL' });
+    await new Promise((r) => setTimeout(r, 120));
+    // The trial fails: the waiting call finds the circuit open again and fails fast, unsent.
+    let ran = 0;
+    const trial = breakers.run('b', failing);
+    const waiting = breakers.run('b', async () => {
+      ran++;
+      return 'sent';
+    });
+    expect(breakers.state('b')).toBe('half-open');
+    await expect(trial).rejects.toMatchObject({ code: 'INTERNAL' });
+    await expect(waiting).rejects.toMatchObject({ code: 'CIRCUIT_OPEN' });
+    expect(ran).toBe(0);
+    await new Promise((r) => setTimeout(r, 120));
+    // A client error is an answer: the trial closes the circuit and the waiting call runs.
+    const answered = breakers.run('b', async () => {
+      throw new InvalidArgumentError('bad input');
+    });
+    const after = breakers.run('b', async () => 'ok');
+    await expect(answered).rejects.toMatchObject({ code: 'INVALID_ARGUMENT' });
+    await expect(after).resolves.toBe('ok');
+    expect(states).toEqual(['b:open', 'b:half-open', 'b:open', 'b:half-open', 'b:closed']);
+  });
+
   it('stays closed when a service answers with client errors', async () => {
     const breakers = new CircuitBreakers(options);
     for (let i = 0; i < 10; i++) {

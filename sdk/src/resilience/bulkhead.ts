@@ -22,17 +22,18 @@ export class MethodBulkhead {
     return this.maxConcurrent - this.policy.executionSlots;
   }
 
-  async run<T>(fn: () => Promise<T> | T): Promise<T> {
-    try {
-      return await this.policy.execute(fn);
-    } catch (err) {
-      if (isBulkheadRejectedError(err)) {
-        throw new BulkheadFullError(
-          `${this.label} is already running its maximum of ${this.maxConcurrent} concurrent calls`,
-          { details: { maxConcurrent: this.maxConcurrent, maxQueued: this.maxQueued } },
-        );
-      }
-      throw err;
-    }
+  run<T>(fn: () => Promise<T> | T): Promise<T> {
+    // Not async: the policy's promise with one rejection handler made per bulkhead, no frame of ours per call.
+    return this.policy.execute(fn).catch(this.onRejected);
   }
+
+  private readonly onRejected = (err: unknown): never => {
+    if (isBulkheadRejectedError(err)) {
+      throw new BulkheadFullError(
+        `${this.label} is already running its maximum of ${this.maxConcurrent} concurrent calls`,
+        { details: { maxConcurrent: this.maxConcurrent, maxQueued: this.maxQueued } },
+      );
+    }
+    throw err;
+  };
 }

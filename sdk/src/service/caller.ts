@@ -48,10 +48,13 @@ const NO_OPTIONS: ServiceCallOptions = Object.freeze({});
 export class Caller {
   readonly targets = new CallTargets();
   readonly backoff: IBackoffFactory<unknown>;
+  /** The headers of a plain call (no options, no parent, no trace): one object for all of them; transports copy. */
+  private readonly plainHeaders: Headers;
   private closed = false;
 
   constructor(readonly deps: CallerDeps) {
     this.backoff = retryBackoff(deps.defaults.retry);
+    this.plainHeaders = Object.freeze({ [HEADER.source]: deps.service });
   }
 
   close(): void {
@@ -66,6 +69,7 @@ export class Caller {
     parent: ParentContext | undefined,
   ): Promise<unknown> {
     let call: OutgoingCall;
+    let tracing: boolean;
     try {
       if (this.closed) throw new ClosedError(`service "${this.deps.service}" is closed`);
       const t = this.targets.parse(target);
@@ -74,11 +78,20 @@ export class Caller {
       if (!(timeoutMs > 0))
         throw new InvalidArgumentError(`timeoutMs must be a positive number, got ${String(timeoutMs)}`);
       const deadline = callDeadline(Date.now(), timeoutMs, o.deadline, parent?.deadline);
-      call = new OutgoingCall(this, t, payload, deadline, this.headers(o, parent), o);
+      tracing = tracingOn();
+      const headers =
+        parent === undefined &&
+        !tracing &&
+        o.headers === undefined &&
+        o.traceparent === undefined &&
+        o.caller === undefined
+          ? this.plainHeaders
+          : this.headers(o, parent);
+      call = new OutgoingCall(this, t, payload, deadline, headers, o);
     } catch (err) {
       return Promise.reject(err);
     }
-    if (tracingOn()) return this.traced(call, parent, call.options);
+    if (tracing) return this.traced(call, parent, call.options);
     return this.deps.metrics ? this.measured(call, this.deps.metrics) : this.run(call);
   }
 
@@ -121,37 +134,43 @@ export class Caller {
     }
   }
 
-  private async run(call: OutgoingCall): Promise<unknown> {
+  /** The first attempt, and the retry loop only after it failed. */
+  private run(call: OutgoingCall): Promise<unknown> {
+    let first: Promise<unknown>;
     try {
-      return await call.attempt();
+      first = call.attempt();
     } catch (err) {
-      const attempts = call.options.attempts ?? this.deps.defaults.retry.attempts;
-      if (attempts <= 1) throw err;
-      return retryAfterFailure(
-        err,
-        () => call.attempt(),
-        {
-          options:
-            attempts === this.deps.defaults.retry.attempts
-              ? this.deps.defaults.retry
-              : { ...this.deps.defaults.retry, attempts },
-          deadline: call.deadline,
-          shouldRetry: (e) => isSafeToRetry(e, call.target.service, call.idempotent),
-          signal: call.options.signal,
-          onRetry: (e, attempt, delayMs) =>
-            this.deps.logger.debug(
-              {
-                target: `${call.target.service}.${call.target.method}`,
-                attempt,
-                delayMs,
-                code: (e as { code?: string }).code,
-              },
-              'retrying call',
-            ),
-        },
-        this.backoff,
-      );
+      first = Promise.reject(err);
     }
+    const attempts = call.options.attempts ?? this.deps.defaults.retry.attempts;
+    return attempts <= 1 ? first : first.catch((err: unknown) => this.retry(call, err, attempts));
+  }
+
+  private retry(call: OutgoingCall, err: unknown, attempts: number): Promise<unknown> {
+    return retryAfterFailure(
+      err,
+      () => call.attempt(),
+      {
+        options:
+          attempts === this.deps.defaults.retry.attempts
+            ? this.deps.defaults.retry
+            : { ...this.deps.defaults.retry, attempts },
+        deadline: call.deadline,
+        shouldRetry: (e) => isSafeToRetry(e, call.target.service, call.idempotent),
+        signal: call.options.signal,
+        onRetry: (e, attempt, delayMs) =>
+          this.deps.logger.debug(
+            {
+              target: `${call.target.service}.${call.target.method}`,
+              attempt,
+              delayMs,
+              code: (e as { code?: string }).code,
+            },
+            'retrying call',
+          ),
+      },
+      this.backoff,
+    );
   }
 
   /** The headers of an outgoing call (or stream: stream-caller.ts sends the same). */

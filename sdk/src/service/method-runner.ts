@@ -55,7 +55,8 @@ export class MethodRunner {
   }
 
   private handle(req: IncomingRequest): Promise<unknown> {
-    return tracingOn() ? this.traced(req) : this.measured(req, undefined);
+    if (tracingOn()) return this.traced(req);
+    return this.metrics ? this.measured(req, undefined) : this.admit(req, undefined);
   }
 
   /**
