@@ -109,23 +109,31 @@ const lines = (text: string) =>
 
 /** SSE events as `{ event, data }` (event `message` when unnamed). */
 function events(text: string): Array<{ event: string; data: unknown }> {
-  return text
-    .split('\n\n')
-    .filter((b) => b.trim() !== '')
-    .map((block) => {
-      let event = 'message';
-      let data = '';
-      for (const line of block.split('\n')) {
-        if (line.startsWith('event: ')) event = line.slice(7);
-        else if (line.startsWith('data: ')) data += line.slice(6);
-      }
-      return { event, data: JSON.parse(data) };
-    });
+  return (
+    text
+      .split('\n\n')
+      // Comment-only blocks (`: keep-alive`) are not events.
+      .filter((b) => b.split('\n').some((l) => l !== '' && !l.startsWith(':')))
+      .map((block) => {
+        let event = 'message';
+        let data = '';
+        for (const line of block.split('\n')) {
+          if (line.startsWith('event: ')) event = line.slice(7);
+          else if (line.startsWith('data: ')) data += line.slice(6);
+        }
+        return { event, data: JSON.parse(data) };
+      })
+  );
 }
 
 /** A streaming request whose response the test reads (or not) at its own pace. */
-function open(path: string, body: unknown): Promise<IncomingMessage> {
-  const u = new URL(gw.url);
+function open(
+  path: string,
+  body: unknown,
+  headers: Record<string, string> = {},
+  base = gw.url,
+): Promise<IncomingMessage> {
+  const u = new URL(base);
   return new Promise((resolve, reject) => {
     const req = request(
       {
@@ -134,7 +142,7 @@ function open(path: string, body: unknown): Promise<IncomingMessage> {
         method: 'POST',
         path,
         agent: false,
-        headers: { 'content-type': 'application/json' },
+        headers: { 'content-type': 'application/json', ...headers },
       },
       resolve,
     );
@@ -214,5 +222,37 @@ describe('RPC routes to streaming methods', () => {
     await eventually(() => expect(seen.closed).toBe(true));
     expect(seen.aborted).toBe(true);
     await eventually(() => expect(svc.activeHandlers('forever')).toBe(0));
+  });
+
+  it('a quiet SSE stream gets `: keep-alive` comments (streamKeepAliveMs); NDJSON gets none', async () => {
+    const quiet = await startGateway({ infra, streamKeepAliveMs: 100 });
+    try {
+      await eventually(async () =>
+        expect((await send(quiet.url, '/api/balance', { method: 'POST' })).status).toBe(200),
+      );
+      /** What the stream sent until its third item (items 700 ms apart). */
+      const read = async (tag: string, headers: Record<string, string>) => {
+        const res = await open('/api/forever', { tag, everyMs: 700 }, headers, quiet.url);
+        expect(res.statusCode).toBe(200);
+        let text = '';
+        await new Promise<void>((resolve) => {
+          res.on('data', (chunk: Buffer) => {
+            text += chunk.toString('utf8');
+            if ((text.match(/"n":/g) ?? []).length >= 3) resolve();
+          });
+        });
+        res.destroy();
+        await eventually(() => expect(forever.get(tag)?.closed).toBe(true));
+        return text;
+      };
+      const sse = await read('quiet-sse', { accept: 'text/event-stream' });
+      expect(sse).toMatch(/\n\n: keep-alive\n\n/);
+      expect(events(sse).map((e) => e.data)).toEqual([0, 1, 2].map((n) => ({ n, pad: 'x'.repeat(10) })));
+      const nd = await read('quiet-ndjson', {});
+      expect(nd).not.toContain('keep-alive');
+      expect(lines(nd).map((l) => l.n)).toEqual([0, 1, 2]);
+    } finally {
+      await quiet.gateway.close();
+    }
   });
 });

@@ -33,6 +33,7 @@ describe('gateway options: defaults and environment', () => {
       maxHeaderBytes: 16 * 1024,
       timeoutMs: 30_000,
       shutdownTimeoutMs: 10_000,
+      streamKeepAliveMs: 15_000,
       workers: 1,
       trustProxy: false,
       tls: undefined,
@@ -157,6 +158,11 @@ describe('gateway options: refusals name the option', () => {
     ['bad JWKS URL', () => resolveGatewayOptions({ env: { SWITCHYARD_JWKS_URL: 'not a url' } }), 'SWITCHYARD_JWKS_URL'],
     ['workers in embedded mode', () => resolveGatewayOptions({ env: noEnv, workers: 2 }), 'workers'],
     ['workers out of range', () => resolveGatewayOptions({ env: noEnv, workers: 0 }), 'workers'],
+    [
+      'negative stream keep-alive',
+      () => resolveGatewayOptions({ env: noEnv, streamKeepAliveMs: -1 }),
+      'streamKeepAliveMs',
+    ],
     [
       'rate limiter metrics',
       () => resolveGatewayOptions({ env: noEnv, rateLimit: { metrics: {} } as never }),

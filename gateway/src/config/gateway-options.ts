@@ -82,6 +82,12 @@ export interface GatewayOptions {
   requestTimeoutMs?: number;
   /** How long `close()` waits for requests in flight before cutting them off, ms. Default 10000. */
   shutdownTimeoutMs?: number;
+  /**
+   * An SSE stream (an RPC route to a streaming method, `Accept: text/event-stream`) that
+   * sent nothing for this long gets a `: keep-alive` comment, so proxies and load
+   * balancers with an idle timeout do not cut a quiet stream, ms. 0: never. Default 15000.
+   */
+  streamKeepAliveMs?: number;
   /** Gateway processes on this machine (node cluster; needs etcd + RabbitMQ). Default SWITCHYARD_GATEWAY_WORKERS, else 1. */
   workers?: number;
   /** Script the cluster primary forks as workers. Default: the running script (`process.argv[1]`). */
@@ -129,6 +135,7 @@ export const GATEWAY_DEFAULTS = Object.freeze({
   headersTimeoutMs: 15_000,
   requestTimeoutMs: 300_000,
   shutdownTimeoutMs: 10_000,
+  streamKeepAliveMs: 15_000,
   workers: 1,
   logLevel: 'info',
 });
@@ -158,6 +165,7 @@ export interface ResolvedGatewayOptions {
   readonly headersTimeoutMs: number;
   readonly requestTimeoutMs: number;
   readonly shutdownTimeoutMs: number;
+  readonly streamKeepAliveMs: number;
   readonly workers: number;
   readonly workerScript: string | undefined;
   readonly logger: Logger | undefined;
@@ -192,6 +200,7 @@ const KNOWN: readonly (keyof GatewayOptions)[] = [
   'headersTimeoutMs',
   'requestTimeoutMs',
   'shutdownTimeoutMs',
+  'streamKeepAliveMs',
   'workers',
   'workerScript',
   'logger',
@@ -345,6 +354,7 @@ export function resolveGatewayOptions(options: GatewayOptions = {}): ResolvedGat
     headersTimeoutMs: num('headersTimeoutMs', GATEWAY_DEFAULTS.headersTimeoutMs, 1, 3_600_000),
     requestTimeoutMs: num('requestTimeoutMs', GATEWAY_DEFAULTS.requestTimeoutMs, 0, 3_600_000),
     shutdownTimeoutMs: num('shutdownTimeoutMs', GATEWAY_DEFAULTS.shutdownTimeoutMs, 0, 3_600_000),
+    streamKeepAliveMs: num('streamKeepAliveMs', GATEWAY_DEFAULTS.streamKeepAliveMs, 0, 3_600_000),
     workers,
     workerScript,
     logger,

@@ -195,7 +195,7 @@ class HttpGateway implements Gateway {
       clientIp: this.#clientIp,
       trustProxy: o.trustProxy,
       forwarder: pool,
-      rpc: new RpcBridge(rpcTransport, this.#metrics, infra.auth?.issuer, view),
+      rpc: new RpcBridge(rpcTransport, this.#metrics, infra.auth?.issuer, view, o.streamKeepAliveMs),
       schemas: infra.schemas,
       metrics: this.#metrics,
       logger: log,

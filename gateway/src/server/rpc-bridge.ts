@@ -40,13 +40,20 @@ export class RpcBridge {
    * from that issuer travels on as the user token (`x-switchyard-user-token`), so every
    * hop can verify who the call is for instead of trusting `x-caller`. `view`: the
    * registry, whose `streaming` flag sends a method through the StreamBridge (SSE/NDJSON).
+   * `streamKeepAliveMs`: see GatewayOptions.
    */
-  constructor(transport: Transport, metrics: GatewayMetrics, issuer?: string, view?: RegistryView) {
+  constructor(
+    transport: Transport,
+    metrics: GatewayMetrics,
+    issuer?: string,
+    view?: RegistryView,
+    streamKeepAliveMs = 0,
+  ) {
     this.#transport = transport;
     this.#metrics = metrics;
     this.#issuer = issuer;
     this.#view = view;
-    this.#streams = new StreamBridge(transport);
+    this.#streams = new StreamBridge(transport, streamKeepAliveMs);
   }
 
   async call(

@@ -57,9 +57,12 @@ export function isStreamingMethod(view: RegistryView, service: string, method: s
  */
 export class StreamBridge {
   readonly #transport: Transport;
+  readonly #keepAliveMs: number;
 
-  constructor(transport: Transport) {
+  /** `keepAliveMs`: an SSE stream quiet this long gets a comment line (0: never). */
+  constructor(transport: Transport, keepAliveMs = 0) {
     this.#transport = transport;
+    this.#keepAliveMs = keepAliveMs;
   }
 
   /** Rejects only before the response started; later failures are reported in-band and returned. */
@@ -98,8 +101,10 @@ export class StreamBridge {
         return { error: undefined };
       }
       res.flushHeaders();
+      const keepAlive = framing === 'sse' && this.#keepAliveMs > 0 ? new KeepAlive(res, this.#keepAliveMs) : undefined;
       try {
         while (!r.done) {
+          keepAlive?.wrote();
           if (!res.write(itemChunk(framing, r.value))) await drained(res);
           if (controller.signal.aborted) throw controller.signal.reason;
           r = await items.next();
@@ -107,6 +112,8 @@ export class StreamBridge {
       } catch (err) {
         if (!res.destroyed) res.end(errorChunk(framing, err, requestId));
         return { error: err };
+      } finally {
+        keepAlive?.stop();
       }
       res.end(framing === 'sse' ? 'event: end\ndata: {}\n\n' : undefined);
       return { error: undefined };
@@ -117,6 +124,37 @@ export class StreamBridge {
     } finally {
       res.off('close', gone);
     }
+  }
+}
+
+/**
+ * SSE comment lines (`: keep-alive`) while a stream is quiet: EventSource ignores them,
+ * and they keep idle-timeout proxies from cutting a stream that is only waiting. NDJSON
+ * gets none (a blank line is not valid NDJSON for every reader).
+ */
+class KeepAlive {
+  #last = Date.now();
+  readonly #timer: NodeJS.Timeout;
+
+  constructor(res: ServerResponse, everyMs: number) {
+    // Checked at half the interval, so a quiet stream hears from us within 1.5 × everyMs.
+    this.#timer = setInterval(
+      () => {
+        if (Date.now() - this.#last < everyMs || res.writableEnded || res.destroyed) return;
+        this.#last = Date.now();
+        res.write(': keep-alive\n\n');
+      },
+      Math.max(1, Math.floor(everyMs / 2)),
+    );
+    this.#timer.unref();
+  }
+
+  wrote(): void {
+    this.#last = Date.now();
+  }
+
+  stop(): void {
+    clearInterval(this.#timer);
   }
 }
 
