@@ -4,7 +4,6 @@ import {
   ClosedError,
   FailedPreconditionError,
   type PublishReceipt,
-  SchemaNotFoundError,
   type Server,
   type Subscription,
   type Transport,
@@ -22,7 +21,6 @@ import type {
   ServiceStreamOptions,
 } from '../context/context-host.js';
 import { DynamicConfig } from '../dynamic-config/dynamic-config.js';
-import type { MethodInfo } from '../registry/instance-record.js';
 import type { Registration } from '../registry/types.js';
 import { CircuitBreakers, type CircuitStateName } from '../resilience/circuit-breakers.js';
 import type { Store } from '../store/store.js';
@@ -32,6 +30,7 @@ import { Emitter } from './emitter.js';
 import { MethodRunner } from './method-runner.js';
 import { ServiceMetrics } from './service-metrics.js';
 import { type ResolvedServiceOptions, resolveServiceOptions, type ServiceOptions } from './service-options.js';
+import { checkSchemaRefs, instanceRecord } from './service-record.js';
 import { installShutdownHandlers } from './shutdown.js';
 import { failedStream, StreamCaller } from './stream-caller.js';
 import { StreamRunner } from './stream-runner.js';
@@ -250,7 +249,7 @@ export class Service implements ContextHost {
     };
     this.running = r;
     try {
-      this.checkSchemas(infra);
+      checkSchemaRefs(this.options, infra);
       await this.startConfig(infra, r);
       const transport = await this.identify(infra, r);
       const view = infra.registry.view();
@@ -291,7 +290,9 @@ export class Service implements ContextHost {
         r.server = await transport.serve(this.name, definitions, { prefetch: o.prefetch });
       }
       for (const s of o.subscriptions) r.subscriptions.push(await subscribeWith(transport, this, s, infra.schemas));
-      r.registration = await infra.registry.register(this.record());
+      r.registration = await infra.registry.register(
+        instanceRecord(this.options, this.name, this.version, this.instanceId),
+      );
       if (o.handleSignals) r.uninstallSignals = installShutdownHandlers(this, { logger: this.logger });
       this.currentState = 'running';
       this.logger.info(
@@ -353,25 +354,6 @@ export class Service implements ContextHost {
     await r.config.start();
   }
 
-  /** Every schema id the options name must be loaded: a service that cannot validate should not come up. */
-  private checkSchemas(infra: Infrastructure): void {
-    const o = this.options;
-    const refs: Array<[string, string | undefined | null]> = [];
-    for (const m of o.methods)
-      refs.push([`methods.${m.name}.request`, m.request], [`methods.${m.name}.response`, m.response]);
-    for (const m of o.streams) refs.push([`streams.${m.name}.request`, m.request], [`streams.${m.name}.item`, m.item]);
-    for (const s of o.subscriptions) refs.push([`subscriptions.${s.topic}.schema`, s.schema]);
-    for (const [topic, id] of o.emits) refs.push([`emits.${topic}`, id]);
-    for (const [option, id] of refs) {
-      if (typeof id === 'string' && !infra.schemas.has(id)) {
-        throw new SchemaNotFoundError(
-          `${option} names schema ${JSON.stringify(id)}, which ${infra.config.schemas.kind === 'none' ? 'cannot exist: no schemas are configured (SWITCHYARD_SCHEMAS)' : 'is not loaded'}`,
-          { details: { option, id } },
-        );
-      }
-    }
-  }
-
   private async waitForView(ready: Promise<void>): Promise<void> {
     let timer: NodeJS.Timeout | undefined;
     const timedOut = new Promise<'timeout'>((resolve) => {
@@ -387,54 +369,6 @@ export class Service implements ContextHost {
     } finally {
       clearTimeout(timer);
     }
-  }
-
-  private record() {
-    const o = this.options;
-    const methods: Record<string, MethodInfo> = {};
-    for (const m of o.methods) {
-      methods[m.name] = {
-        ...(m.request === undefined ? {} : { request: m.request }),
-        ...(m.response === undefined ? {} : { response: m.response }),
-        idempotent: m.idempotent,
-      };
-    }
-    // A stream's item schema is its `response` in the record (docs/registry.md).
-    for (const m of o.streams) {
-      methods[m.name] = {
-        ...(m.request === undefined ? {} : { request: m.request }),
-        ...(m.item === undefined ? {} : { response: m.item }),
-        idempotent: m.idempotent,
-        streaming: true,
-      };
-    }
-    // The metadata copies of the event schema ids predate `events.schemas`: kept for readers written before it.
-    const metadata: Record<string, string> = { lang: 'typescript', ...o.metadata };
-    const schemas: Record<string, string> = {};
-    for (const [topic, id] of o.emits) {
-      if (id === null) continue;
-      metadata[`emits.${topic}`] = id;
-      schemas[topic] = id;
-    }
-    for (const s of o.subscriptions) if (s.schema !== undefined) metadata[`subscribes.${s.topic}`] = s.schema;
-    return {
-      service: this.name,
-      version: this.version,
-      id: this.instanceId,
-      methods,
-      events: {
-        emits: [...o.emits.keys()],
-        subscribes: o.subscriptions.map((s) => s.topic),
-        schemas,
-        subscriptions: o.subscriptions.map((s) => ({
-          topic: s.topic,
-          group: s.group,
-          ...(s.schema === undefined ? {} : { schema: s.schema }),
-        })),
-      },
-      metadata,
-      ...(o.address ? { address: o.address } : {}),
-    };
   }
 
   private async doClose(): Promise<void> {
