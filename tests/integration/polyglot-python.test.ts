@@ -128,6 +128,8 @@ class PythonService {
 }
 
 /** Poll (bounded) until `check` returns something. */
+const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
+
 async function eventually<T>(check: () => T | undefined | Promise<T | undefined>, timeoutMs = 15_000): Promise<T> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
@@ -364,6 +366,18 @@ describe('server-streaming RPC between Python and TypeScript (protocol §5)', ()
     }
     const ended = await eventually(() => py.streams.slice(before).find((s) => s.reason === 'cancelled'));
     expect(ended.sent).toBeLessThan(10_000);
+  });
+
+  it('Python sends no more than the credit granted: a caller that stops reading stalls it at the window', async () => {
+    const before = py.streams.length;
+    const stream = ts.stream('inventory', 'levels', { sku: 'A-5', count: 10_000 }, { window: 3 });
+    // One item consumed (at most one item of credit granted back), then nothing read for a while:
+    // a server ignoring the window would send thousands meanwhile.
+    expect((await stream.next()).done).toBe(false);
+    await sleep(1_000);
+    await stream.return?.();
+    const ended = await eventually(() => py.streams.slice(before).find((s) => s.reason === 'cancelled'));
+    expect(ended.sent).toBeLessThanOrEqual(3 + 1);
   });
 
   it('Python refuses a unary call to its streaming method and an invalid stream request', async () => {
