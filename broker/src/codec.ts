@@ -54,6 +54,22 @@ export class CodecRegistry {
   }
 
   /**
+   * The codec of a received content type (as sent, or normalized: parameters dropped,
+   * lower case); a missing one means JSON. INVALID_ARGUMENT when none is registered.
+   */
+  codecOf(contentType: string | undefined): Codec {
+    if (contentType) {
+      const exact = this.byType.get(contentType);
+      if (exact !== undefined) return exact;
+    }
+    const type = contentType ? (contentType.split(';')[0] ?? '').trim().toLowerCase() : 'application/json';
+    const codec = this.byType.get(type);
+    if (!codec)
+      throw new InvalidArgumentError(`unsupported content type "${contentType}"`, { details: { contentType } });
+    return codec;
+  }
+
+  /**
    * Decode a received body. A missing content type means JSON (what most AMQP clients
    * send by default); an unknown one or an undecodable body is INVALID_ARGUMENT.
    */

@@ -80,6 +80,14 @@ describe('CodecRegistry', () => {
     expect(r.decode(msgpackCodec.encode({ a: 1 }), 'application/msgpack')).toEqual({ a: 1 });
   });
 
+  it('codecOf finds the codec of a received type as sent or normalized; an unknown one is INVALID_ARGUMENT', () => {
+    const r = new CodecRegistry();
+    expect(r.codecOf('application/msgpack')).toBe(msgpackCodec);
+    expect(r.codecOf(' Application/MsgPack ; v=1')).toBe(msgpackCodec);
+    expect(r.codecOf(undefined)).toBe(jsonCodec);
+    expect(() => r.codecOf('text/csv')).toThrow(InvalidArgumentError);
+  });
+
   it('an unknown content type or a bad body is INVALID_ARGUMENT, never a raw error', () => {
     const r = new CodecRegistry();
     let err: unknown;

@@ -211,7 +211,8 @@ export class RpcServer implements Server, ConsumerSpec {
     let payload: unknown;
     try {
       payload = this.deps.codecs.decode(msg.content, contentType);
-      codec = this.deps.codecs.get(contentType.split(';')[0]!.trim().toLowerCase());
+      // The reply goes back in the request's codec: looked up as sent first, no string built per request.
+      codec = this.deps.codecs.codecOf(contentType);
     } catch (err) {
       this.replyError(replyTo, correlationId, deadline, toSwitchyardError(err));
       return;
