@@ -5,7 +5,10 @@
 export interface ReadySample {
   at: number;
   ready: boolean;
-  /** Names of the failing checks (`registry`, `routes`, `transport`, ...) or `unreachable`. */
+  /**
+   * Names of the failing checks (`registry`, `routes`, `transport`, ...) or `unreachable`;
+   * with `ready` true, the gateway is serving degraded (readyWhileDegraded).
+   */
   failing: string[];
   /** How long the answer took, ms: a stalled gateway event loop shows here. */
   tookMs: number;

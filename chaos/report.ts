@@ -61,16 +61,27 @@ export function recoveryMs(outcomes: readonly Outcome[], ref: number, end: numbe
 }
 
 function notReady(samples: readonly ReadySample[], w: RunWindow): string {
-  let ms = 0;
+  let notReadyMs = 0;
+  let degradedMs = 0;
   const failing = new Set<string>();
+  const degraded = new Set<string>();
   for (let i = 0; i < samples.length; i++) {
     const s = samples[i]!;
-    if (s.at < w.start || s.at >= w.end || s.ready) continue;
-    ms += (samples[i + 1]?.at ?? s.at) - s.at;
-    for (const f of s.failing) failing.add(f);
+    if (s.at < w.start || s.at >= w.end) continue;
+    const span = (samples[i + 1]?.at ?? s.at) - s.at;
+    if (!s.ready) {
+      notReadyMs += span;
+      for (const f of s.failing) failing.add(f);
+    } else if (s.failing.length > 0) {
+      degradedMs += span;
+      for (const f of s.failing) degraded.add(f);
+    }
   }
   const slowest = Math.max(0, ...samples.filter((s) => s.at >= w.start && s.at < w.end).map((s) => s.tookMs));
-  const state = ms === 0 ? 'ready throughout' : `503 for ${seconds(ms)} s (${[...failing].join(', ')})`;
+  const parts: string[] = [];
+  if (notReadyMs > 0) parts.push(`503 for ${seconds(notReadyMs)} s (${[...failing].join(', ')})`);
+  if (degradedMs > 0) parts.push(`200 degraded for ${seconds(degradedMs)} s (${[...degraded].join(', ')})`);
+  const state = parts.length === 0 ? 'ready throughout' : parts.join(', ');
   return `${state}; slowest answer ${slowest} ms`;
 }
 

@@ -26,6 +26,8 @@ let client: Etcd3;
 let infra: Infrastructure;
 let upstream: TestUpstream;
 let gw: RunningGateway;
+/** The same, with the strict readiness check (`readyWhileDegraded: false`). */
+let strict: RunningGateway;
 
 const route = (id: string, path: string) => ({
   id,
@@ -44,11 +46,14 @@ beforeAll(async () => {
   await upstream.register(infra.registry, 'catalog');
   await put(route('first', '/first'));
   gw = await startGateway({ infra });
+  strict = await startGateway({ infra, readyWhileDegraded: false });
   await eventually(async () => expect((await send(gw.url, '/first')).status).toBe(200));
+  await eventually(async () => expect((await send(strict.url, '/readyz')).status).toBe(200));
 }, 60_000);
 
 afterAll(async () => {
   await gw?.gateway.close();
+  await strict?.gateway.close();
   await upstream?.close();
   await infra?.close();
   client?.close();
@@ -99,28 +104,43 @@ describe('routes from etcd', () => {
     expect(doc.rejected.map((r: { id: string }) => r.id)).toEqual(['broken']);
   });
 
-  it('etcd stopped: the last table keeps serving, /readyz says so; back: resynced', async () => {
-    expect((await send(gw.url, '/readyz')).status).toBe(200);
+  it('etcd stopped: the last table keeps serving, /readyz stays 200 but degraded (503 when strict); back: resynced', async () => {
+    expect((await send(gw.url, '/readyz')).json()).toMatchObject({ ready: true, degraded: false });
     const hits = upstream.seen.length;
     await etcd.stop();
     try {
       const ready = await eventually(async () => {
         const r = await send(gw.url, '/readyz');
-        expect(r.status).toBe(503);
         const body = r.json();
         expect(body.checks.routes.ready).toBe(false);
         expect(body.checks.registry.ready).toBe(false);
+        // Every gateway shares etcd: a 503 here would take them all out of the balancer at once.
+        expect(r.status).toBe(200);
         return body;
       }, 20_000);
-      expect(ready).toMatchObject({ ready: false, checks: { transport: { ready: true }, gateway: { ready: true } } });
+      expect(ready).toMatchObject({
+        ready: true,
+        degraded: true,
+        checks: { transport: { ready: true }, gateway: { ready: true } },
+      });
+      const strictReady = await eventually(async () => {
+        const r = await send(strict.url, '/readyz');
+        expect(r.status).toBe(503);
+        return r.json();
+      }, 20_000);
+      expect(strictReady).toMatchObject({ ready: false, degraded: true, checks: { routes: { ready: false } } });
       // Routes and instances from before the outage still serve.
       for (const path of ['/first', '/after-broken', '/fresh-3']) expect((await send(gw.url, path)).status).toBe(200);
       expect(upstream.seen.length).toBe(hits + 3);
-      expect((await send(gw.adminUrl, '/readyz')).status).toBe(503);
+      expect((await send(gw.adminUrl, '/readyz')).status).toBe(200);
     } finally {
       await etcd.resume();
     }
-    await eventually(async () => expect((await send(gw.url, '/readyz')).status).toBe(200), 20_000);
+    await eventually(async () => expect((await send(strict.url, '/readyz')).status).toBe(200), 20_000);
+    await eventually(
+      async () => expect((await send(gw.url, '/readyz')).json()).toMatchObject({ ready: true, degraded: false }),
+      20_000,
+    );
     // Changes made after the outage are picked up: the source re-listed and watches again.
     await put(route('after-outage', '/after-outage'));
     await eventually(async () => expect((await send(gw.url, '/after-outage')).status).toBe(200));

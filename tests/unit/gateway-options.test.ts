@@ -38,6 +38,7 @@ describe('gateway options: defaults and environment', () => {
       trustProxy: false,
       tls: undefined,
       exposeRoutes: true,
+      readyWhileDegraded: true,
       defaultAuth: { mode: 'required' },
     });
     expect(o.switchyard.mode).toBe('embedded');
@@ -158,6 +159,11 @@ describe('gateway options: refusals name the option', () => {
     ['bad JWKS URL', () => resolveGatewayOptions({ env: { SWITCHYARD_JWKS_URL: 'not a url' } }), 'SWITCHYARD_JWKS_URL'],
     ['workers in embedded mode', () => resolveGatewayOptions({ env: noEnv, workers: 2 }), 'workers'],
     ['workers out of range', () => resolveGatewayOptions({ env: noEnv, workers: 0 }), 'workers'],
+    [
+      'readyWhileDegraded not a boolean',
+      () => resolveGatewayOptions({ env: noEnv, readyWhileDegraded: 'yes' as never }),
+      'readyWhileDegraded',
+    ],
     [
       'negative stream keep-alive',
       () => resolveGatewayOptions({ env: noEnv, streamKeepAliveMs: -1 }),

@@ -99,6 +99,13 @@ export interface GatewayOptions {
   /** Serve the route table at `/_switchyard/routes` on the admin listener. Default true. */
   exposeRoutes?: boolean;
   /**
+   * `/readyz` stays 200 (with `degraded: true`) while etcd or RabbitMQ is lost after the
+   * gateway was in sync: it serves its last routes and instances, and a dependency every
+   * gateway shares would otherwise take them all out of the balancer at once. `false`:
+   * 503 whenever a dependency is lost. Default true.
+   */
+  readyWhileDegraded?: boolean;
+  /**
    * The OpenAPI 3.1 description of the routes at `/openapi.json` (public routes; every
    * route for a caller with `operatorScope`, and on the admin listener at
    * `/_switchyard/openapi.json`). `false`: not served. Default on, title "Switchyard
@@ -172,6 +179,7 @@ export interface ResolvedGatewayOptions {
   readonly logLevel: string;
   readonly metrics: GatewayMetricsOptions;
   readonly exposeRoutes: boolean;
+  readonly readyWhileDegraded: boolean;
   readonly openApi: Required<GatewayOpenApiOptions> | false;
   readonly console: ResolvedConsoleOptions | false;
   readonly upstream: GatewayUpstreamOptions;
@@ -206,6 +214,7 @@ const KNOWN: readonly (keyof GatewayOptions)[] = [
   'logger',
   'metrics',
   'exposeRoutes',
+  'readyWhileDegraded',
   'openApi',
   'console',
   'upstream',
@@ -361,6 +370,7 @@ export function resolveGatewayOptions(options: GatewayOptions = {}): ResolvedGat
     logLevel,
     metrics,
     exposeRoutes: boolOption('exposeRoutes', options.exposeRoutes, true),
+    readyWhileDegraded: boolOption('readyWhileDegraded', options.readyWhileDegraded, true),
     openApi: resolveOpenApi(options.openApi),
     console: resolveConsole(options.console),
     upstream: upstreamOptions,

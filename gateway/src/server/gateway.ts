@@ -28,7 +28,7 @@ import { ClusterGateway, installWorkerHooks, reportWorkerListening } from './clu
 import type { Gateway, GatewayAddress } from './gateway-types.js';
 import { InFlight } from './in-flight.js';
 import { ADMIN_OPENAPI_PATH, createOpsApp, OPENAPI_PATH } from './ops-app.js';
-import { type GatewayPhase, type ReadinessReport, readiness } from './readiness.js';
+import { type GatewayPhase, ReadinessLatch, type ReadinessReport, readiness } from './readiness.js';
 import { RequestPipeline } from './request-pipeline.js';
 import { RouteRuntimes } from './route-runtimes.js';
 import { RpcBridge } from './rpc-bridge.js';
@@ -62,6 +62,8 @@ interface Running {
   unsubscribe: () => void;
   /** The gateway's own token, when auth is on. */
   tokens: TokenClient | undefined;
+  /** What has been current since start (readiness.ts). */
+  readiness: ReadinessLatch;
   console: ConsoleServer | undefined;
 }
 
@@ -125,7 +127,7 @@ class HttpGateway implements Gateway {
     }
     const ownsInfra = o.infra === undefined;
     const infra = o.infra ?? (await createInfrastructure({ env: o.env, logger: this.#root }));
-    const partial: Partial<Running> = { infra, ownsInfra };
+    const partial: Partial<Running> = { infra, ownsInfra, readiness: new ReadinessLatch() };
     this.#running = partial as Running;
 
     try {
@@ -403,7 +405,15 @@ class HttpGateway implements Gateway {
         },
       };
     }
-    return readiness(this.#phase, r.store, r.routeSource, r.view, r.infra.transport);
+    return readiness(
+      this.#phase,
+      r.store,
+      r.routeSource,
+      r.view,
+      r.infra.transport,
+      r.readiness,
+      this.#o.readyWhileDegraded,
+    );
   }
 }
 
