@@ -11,13 +11,13 @@
 import { deleteTopology } from './lib/cleanup.js';
 import { benchAmqpUrl, benchNamespace, envInt } from './lib/config.js';
 import { type Fixture, startFixture } from './lib/fixture.js';
-import { cpuMicros } from './lib/fixture-process.js';
-import { concurrentRun, type Op, sequentialSamples } from './lib/load.js';
+import { type CallFigures, measureInterleaved } from './lib/interleaved-calls.js';
+import type { Op } from './lib/load.js';
 import { oursRpcCaller } from './lib/ours-rpc-caller.js';
 import { PAYLOAD } from './lib/payload.js';
 import { RawRpcCaller } from './lib/raw-rpc-caller.js';
 import { BENCH_METHOD, BENCH_SERVICE, rpcExchange, rpcQueue } from './lib/rpc-topology.js';
-import { type LatencySummary, median, ratePerSecond, summarizeLatencies } from './lib/stats.js';
+import { median } from './lib/stats.js';
 import type { SuiteReport } from './lib/suite.js';
 import { printTable } from './lib/table.js';
 
@@ -50,17 +50,7 @@ type Params = {
   payloadBytes: number;
 };
 
-/** One variant's figures in one round. */
-interface Figures {
-  latency: LatencySummary;
-  callsPerSecond: number;
-  p99MsAtConcurrency: number;
-  /** CPU time per call during the throughput bursts, µs: hardly moved by other load. */
-  callerCpuUsPerCall: number;
-  serverCpuUsPerCall: number;
-}
-
-type Round = Record<VariantName, Figures>;
+type Round = Record<VariantName, CallFigures>;
 
 export async function runRpc(): Promise<SuiteReport> {
   const url = benchAmqpUrl();
@@ -86,7 +76,7 @@ export async function runRpc(): Promise<SuiteReport> {
       );
     }
   }
-  const per = (get: (f: Figures) => number) => median(rounds.map((r) => get(r.ours) / get(r.raw)));
+  const per = (get: (f: CallFigures) => number) => median(rounds.map((r) => get(r.ours) / get(r.raw)));
   const r3 = (x: number) => Math.round(x * 1000) / 1000;
   const ratios = {
     throughput_ratio: r3(per((f) => f.callsPerSecond)),
@@ -157,11 +147,6 @@ interface Side {
   namespace: string;
   server: Fixture;
   caller: Caller;
-  latency: number[];
-  atConcurrency: number[];
-  elapsedMs: number;
-  callerCpu: number;
-  serverCpu: number;
 }
 
 async function runRound(url: string, params: Params): Promise<Round> {
@@ -174,36 +159,9 @@ async function runRound(url: string, params: Params): Promise<Round> {
       const side: Partial<Side> = { name, namespace, server };
       sides.push(side as Side);
       side.caller = await VARIANTS[name].caller(url, namespace);
-      Object.assign(side, { latency: [], atConcurrency: [], elapsedMs: 0, callerCpu: 0, serverCpu: 0 });
     }
-    for (const s of sides) {
-      await concurrentRun(s.caller.call, params.warmupCalls, params.concurrency);
-      await sequentialSamples(s.caller.call, Math.min(500, params.warmupCalls));
-    }
-    const perBurst = (n: number) => Math.max(1, Math.floor(n / params.bursts));
-    for (let b = 0; b < params.bursts; b++) {
-      for (const s of order(sides, b))
-        s.latency.push(...(await sequentialSamples(s.caller.call, perBurst(params.latencyCalls))));
-    }
-    for (let b = 0; b < params.bursts; b++) {
-      for (const s of order(sides, b)) {
-        const server0 = await s.server.cpuMicros();
-        const caller0 = cpuMicros();
-        const run = await concurrentRun(s.caller.call, perBurst(params.throughputCalls), params.concurrency);
-        s.callerCpu += cpuMicros() - caller0;
-        s.serverCpu += (await s.server.cpuMicros()) - server0;
-        s.elapsedMs += run.elapsedMs;
-        s.atConcurrency.push(...run.samples);
-      }
-    }
-    const figuresOf = (s: Side): Figures => ({
-      latency: summarizeLatencies(s.latency),
-      callsPerSecond: ratePerSecond(s.atConcurrency.length, s.elapsedMs),
-      p99MsAtConcurrency: summarizeLatencies(s.atConcurrency).p99,
-      callerCpuUsPerCall: s.callerCpu / s.atConcurrency.length,
-      serverCpuUsPerCall: s.serverCpu / s.atConcurrency.length,
-    });
-    return { raw: figuresOf(sides[0]!), ours: figuresOf(sides[1]!) };
+    const [raw, ours] = await measureInterleaved(sides, params);
+    return { raw: raw!, ours: ours! };
   } finally {
     for (const s of sides) {
       await s.caller?.close();
@@ -216,9 +174,4 @@ async function runRound(url: string, params: Params): Promise<Round> {
       );
     }
   }
-}
-
-/** raw, ours on even bursts; ours, raw on odd ones: neither always goes first. */
-function order<T>(sides: T[], burst: number): T[] {
-  return burst % 2 === 0 ? sides : [...sides].reverse();
 }

@@ -31,12 +31,13 @@ import { startBenchAuth } from './lib/auth-service.js';
 import { deleteTopology } from './lib/cleanup.js';
 import { benchAmqpUrl, benchNamespace, envInt } from './lib/config.js';
 import { type Fixture, startFixture } from './lib/fixture.js';
-import { cpuMicros } from './lib/fixture-process.js';
-import { concurrentRun, type Op, sequentialSamples } from './lib/load.js';
+import { type CallFigures, measureInterleaved } from './lib/interleaved-calls.js';
+import type { Op } from './lib/load.js';
 import { PAYLOAD, REQUEST_SCHEMA, RESPONSE_SCHEMA } from './lib/payload.js';
 import { RawRpcCaller } from './lib/raw-rpc-caller.js';
+import { waitForInstance } from './lib/registry-wait.js';
 import { BENCH_METHOD, BENCH_SERVICE, rpcExchange, rpcQueue } from './lib/rpc-topology.js';
-import { type LatencySummary, median, ratePerSecond, summarizeLatencies } from './lib/stats.js';
+import { median } from './lib/stats.js';
 import type { SuiteReport } from './lib/suite.js';
 import { printTable } from './lib/table.js';
 
@@ -101,13 +102,7 @@ async function sdkCaller(s: Setting, namespace: string, withAuth: boolean): Prom
     ...(withAuth ? { credentials: s.auth.caller } : {}),
   });
   await service.start();
-  // The server registered before printing READY; wait until this caller's view has it.
-  const view = infra.registry.view();
-  const until = Date.now() + 10_000;
-  while (view.instances(BENCH_SERVICE).length === 0) {
-    if (Date.now() > until) throw new Error('the sdk bench server never appeared in the registry');
-    await new Promise((r) => setTimeout(r, 20));
-  }
+  await waitForInstance(infra.registry.view(), BENCH_SERVICE);
   const target = `${BENCH_SERVICE}.${BENCH_METHOD}`;
   return {
     call: () => service.call(target, PAYLOAD),
@@ -128,17 +123,7 @@ type Params = {
   payloadBytes: number;
 };
 
-/** One variant's figures in one round. */
-interface Figures {
-  latency: LatencySummary;
-  callsPerSecond: number;
-  p99MsAtConcurrency: number;
-  /** CPU time per call during the throughput bursts, µs: hardly moved by other load. */
-  callerCpuUsPerCall: number;
-  serverCpuUsPerCall: number;
-}
-
-type Round = Record<VariantName, Figures>;
+type Round = Record<VariantName, CallFigures>;
 
 export async function runSdk(): Promise<SuiteReport> {
   const url = benchAmqpUrl();
@@ -193,9 +178,9 @@ export async function runSdk(): Promise<SuiteReport> {
   }
   const r3 = (x: number) => Math.round(x * 1000) / 1000;
   /** Per round `of`/`to` of one figure, then the median over rounds. */
-  const per = (of: VariantName, to: VariantName, get: (f: Figures) => number) =>
+  const per = (of: VariantName, to: VariantName, get: (f: CallFigures) => number) =>
     r3(median(rounds.map((r) => get(r[of]) / get(r[to]))));
-  const perRound = (get: (f: Figures) => number) => rounds.map((r) => r3(get(r.sdk) / get(r.raw)));
+  const perRound = (get: (f: CallFigures) => number) => rounds.map((r) => r3(get(r.sdk) / get(r.raw)));
   const ratios = {
     throughput_ratio: per('sdk', 'raw', (f) => f.callsPerSecond),
     caller_cpu_ratio: per('sdk', 'raw', (f) => f.callerCpuUsPerCall),
@@ -283,11 +268,6 @@ interface Side {
   namespace: string;
   server: Fixture;
   caller: Caller;
-  latency: number[];
-  atConcurrency: number[];
-  elapsedMs: number;
-  callerCpu: number;
-  serverCpu: number;
 }
 
 async function runRound(s: Setting, params: Params): Promise<Round> {
@@ -312,37 +292,12 @@ async function runRound(s: Setting, params: Params): Promise<Round> {
       const side: Partial<Side> = { name: v.name, namespace, server };
       sides.push(side as Side);
       side.caller = await v.caller(s, namespace);
-      Object.assign(side, { latency: [], atConcurrency: [], elapsedMs: 0, callerCpu: 0, serverCpu: 0 });
     }
-    for (const side of sides) {
-      await concurrentRun(side.caller.call, params.warmupCalls, params.concurrency);
-      await sequentialSamples(side.caller.call, Math.min(500, params.warmupCalls));
-    }
-    const perBurst = (n: number) => Math.max(1, Math.floor(n / params.bursts));
-    for (let b = 0; b < params.bursts; b++) {
-      for (const side of order(sides, b))
-        side.latency.push(...(await sequentialSamples(side.caller.call, perBurst(params.latencyCalls))));
-    }
-    for (let b = 0; b < params.bursts; b++) {
-      for (const side of order(sides, b)) {
-        const server0 = await side.server.cpuMicros();
-        const caller0 = cpuMicros();
-        const run = await concurrentRun(side.caller.call, perBurst(params.throughputCalls), params.concurrency);
-        side.callerCpu += cpuMicros() - caller0;
-        side.serverCpu += (await side.server.cpuMicros()) - server0;
-        side.elapsedMs += run.elapsedMs;
-        side.atConcurrency.push(...run.samples);
-      }
-    }
-    const figuresOf = (side: Side): Figures => ({
-      latency: summarizeLatencies(side.latency),
-      callsPerSecond: ratePerSecond(side.atConcurrency.length, side.elapsedMs),
-      p99MsAtConcurrency: summarizeLatencies(side.atConcurrency).p99,
-      callerCpuUsPerCall: side.callerCpu / side.atConcurrency.length,
-      serverCpuUsPerCall: side.serverCpu / side.atConcurrency.length,
-    });
+    const figures = await measureInterleaved(sides, params);
     const round = {} as Round;
-    for (const side of sides) round[side.name] = figuresOf(side);
+    sides.forEach((side, i) => {
+      round[side.name] = figures[i]!;
+    });
     return round;
   } finally {
     for (const side of sides) {
@@ -355,11 +310,6 @@ async function runRound(s: Setting, params: Params): Promise<Round> {
       );
     }
   }
-}
-
-/** Even bursts in the variants' order, odd ones reversed: none always goes first. */
-function order<T>(sides: T[], burst: number): T[] {
-  return burst % 2 === 0 ? sides : [...sides].reverse();
 }
 
 function writeSchemas(): string {

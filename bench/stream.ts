@@ -24,6 +24,7 @@ import { benchAmqpUrl, benchNamespace, envInt } from './lib/config.js';
 import { type Fixture, startFixture } from './lib/fixture.js';
 import { cpuMicros } from './lib/fixture-process.js';
 import { RawStreamCaller } from './lib/raw-stream-caller.js';
+import { waitForInstance } from './lib/registry-wait.js';
 import { rpcExchange, rpcQueue } from './lib/rpc-topology.js';
 import { median, nowMs, ratePerSecond } from './lib/stats.js';
 import {
@@ -88,13 +89,7 @@ async function sdkConsumer(s: Setting, namespace: string): Promise<Consumer> {
   });
   const service = createService({ name: 'bench-stream-caller', version: '1.0.0', infra });
   await service.start();
-  // The server registered before printing READY; wait until this caller's view has it.
-  const view = infra.registry.view();
-  const until = Date.now() + 10_000;
-  while (view.instances(STREAM_SERVICE).length === 0) {
-    if (Date.now() > until) throw new Error('the stream bench server never appeared in the registry');
-    await new Promise((r) => setTimeout(r, 20));
-  }
+  await waitForInstance(infra.registry.view(), STREAM_SERVICE);
   const target = `${STREAM_SERVICE}.${STREAM_METHOD}`;
   return {
     async stream(count) {
