@@ -6,6 +6,7 @@ import { Etcd3 } from 'etcd3';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import {
   eventually,
+  postJson,
   type RunningGateway,
   send,
   serversInfra,
@@ -95,11 +96,7 @@ afterAll(async () => {
 });
 
 const post = (path: string, body: unknown, headers: Record<string, string> = {}) =>
-  send(gw.url, path, {
-    method: 'POST',
-    headers: { 'content-type': 'application/json', ...headers },
-    body: JSON.stringify(body),
-  });
+  postJson(gw.url, path, body, headers);
 
 const lines = (text: string) =>
   text

@@ -5,6 +5,7 @@ import { Etcd3 } from 'etcd3';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import {
   eventually,
+  postJson,
   type RunningGateway,
   send,
   serversInfra,
@@ -103,11 +104,7 @@ afterAll(async () => {
 });
 
 const post = (path: string, body: unknown, headers: Record<string, string> = {}) =>
-  send(gw.url, path, {
-    method: 'POST',
-    headers: { 'content-type': 'application/json', ...headers },
-    body: typeof body === 'string' ? body : JSON.stringify(body),
-  });
+  postJson(gw.url, path, body, headers);
 
 describe('RPC routes over RabbitMQ', () => {
   it('JSON in -> the service -> JSON out, with caller, request id and trace', async () => {
