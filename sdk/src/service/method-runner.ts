@@ -1,4 +1,3 @@
-import type { Attributes } from '@opentelemetry/api';
 import {
   type IncomingRequest,
   InternalError,
@@ -6,18 +5,15 @@ import {
   type MethodDefinition,
   type SwitchyardError,
   toSwitchyardError,
-  UnavailableError,
 } from '@switchyard/broker';
 import { RequestContext } from '../context/call-context.js';
 import type { ContextHost } from '../context/context-host.js';
-import { callerOf, HEADER } from '../context/headers.js';
+import { HEADER } from '../context/headers.js';
 import { parseTraceparent, type TraceContext } from '../context/trace-context.js';
-import { MethodBulkhead } from '../resilience/bulkhead.js';
-import { MethodRateLimiter } from '../resilience/rate-limit.js';
+import type { MethodBulkhead } from '../resilience/bulkhead.js';
 import type { SchemaRegistry } from '../schemas/schema-registry.js';
-import { ATTR, RPC_SYSTEM } from '../telemetry/semconv.js';
 import { endWith, remoteParent, SpanKind, startSpan, traceOfSpan, tracingOn, withSpan } from '../telemetry/spans.js';
-import { checkPayload } from './payload-check.js';
+import { MethodAdmission } from './method-admission.js';
 import { OK, type ServiceMetrics } from './service-metrics.js';
 import type { ResolvedMethod } from './service-options.js';
 
@@ -30,11 +26,7 @@ import type { ResolvedMethod } from './service-options.js';
  * fails). Each refusal happens before the handler runs.
  */
 export class MethodRunner {
-  readonly bulkhead: MethodBulkhead;
-  private readonly limiter: MethodRateLimiter | undefined;
-  private readonly label: string;
-  private readonly spanName: string;
-  private readonly spanAttributes: Attributes;
+  private readonly admission: MethodAdmission;
 
   constructor(
     private readonly host: ContextHost,
@@ -42,11 +34,11 @@ export class MethodRunner {
     private readonly schemas: SchemaRegistry,
     private readonly metrics: ServiceMetrics | undefined,
   ) {
-    this.label = `${host.name}.${spec.name}`;
-    this.spanName = `${host.name}/${spec.name}`;
-    this.spanAttributes = { [ATTR.rpcSystem]: RPC_SYSTEM, [ATTR.rpcService]: host.name, [ATTR.rpcMethod]: spec.name };
-    this.bulkhead = new MethodBulkhead(this.label, spec.maxConcurrent, spec.maxQueued);
-    this.limiter = spec.rateLimit ? new MethodRateLimiter(this.label, spec.rateLimit) : undefined;
+    this.admission = new MethodAdmission(host, spec, schemas, 'handling');
+  }
+
+  get bulkhead(): MethodBulkhead {
+    return this.admission.bulkhead;
   }
 
   /** The transport's view of this method (one closure per method, made once). */
@@ -67,7 +59,7 @@ export class MethodRunner {
   private traced(req: IncomingRequest): Promise<unknown> {
     const header = req.headers[HEADER.traceparent];
     const parent = remoteParent(header);
-    const span = startSpan(this.spanName, SpanKind.SERVER, this.spanAttributes, parent);
+    const span = startSpan(this.admission.spanName, SpanKind.SERVER, this.admission.spanAttributes, parent);
     const trace = traceOfSpan(span, parseTraceparent(header)?.parentSpanId);
     return endWith(
       span,
@@ -90,16 +82,9 @@ export class MethodRunner {
   }
 
   private async admit(req: IncomingRequest, trace: TraceContext | undefined): Promise<unknown> {
-    const spec = this.spec;
-    if (spec.request !== undefined) checkPayload(this.schemas, spec.request, req.payload, 'request');
-    if (req.redelivered && !spec.idempotent) {
-      throw new UnavailableError(
-        `${this.label} was interrupted: the instance handling it stopped, and the method is not idempotent, so it is not run again`,
-        { retryable: false, details: { reason: 'redelivered' } },
-      );
-    }
-    if (this.limiter) await this.limiter.take(callerOf(req.headers));
-    return this.bulkhead.run(() => this.invoke(req, trace));
+    const limited = this.admission.check(req);
+    if (limited) await limited;
+    return this.admission.bulkhead.run(() => this.invoke(req, trace));
   }
 
   private async invoke(req: IncomingRequest, trace: TraceContext | undefined): Promise<unknown> {
@@ -115,7 +100,7 @@ export class MethodRunner {
       const violations = this.schemas.get(schema).validate(result);
       if (violations.length > 0) {
         ctx.logger.error({ violations, schema }, 'reply failed its schema; the caller gets INTERNAL');
-        throw new InternalError(`${this.label} produced an invalid reply`);
+        throw new InternalError(`${this.admission.label} produced an invalid reply`);
       }
     }
     return result;

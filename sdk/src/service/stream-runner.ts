@@ -1,4 +1,4 @@
-import type { Attributes, Context, Span } from '@opentelemetry/api';
+import type { Context, Span } from '@opentelemetry/api';
 import {
   CancelledError,
   type IncomingRequest,
@@ -7,18 +7,15 @@ import {
   StreamItemInvalidError,
   type SwitchyardError,
   toSwitchyardError,
-  UnavailableError,
 } from '@switchyard/broker';
 import { RequestContext } from '../context/call-context.js';
 import type { ContextHost } from '../context/context-host.js';
-import { callerOf, HEADER } from '../context/headers.js';
+import { HEADER } from '../context/headers.js';
 import { parseTraceparent, type TraceContext } from '../context/trace-context.js';
-import { MethodBulkhead } from '../resilience/bulkhead.js';
-import { MethodRateLimiter } from '../resilience/rate-limit.js';
+import type { MethodBulkhead } from '../resilience/bulkhead.js';
 import type { SchemaRegistry } from '../schemas/schema-registry.js';
-import { ATTR, RPC_SYSTEM } from '../telemetry/semconv.js';
 import { failSpan, remoteParent, SpanKind, startSpan, traceOfSpan, tracingOn, withSpan } from '../telemetry/spans.js';
-import { checkPayload } from './payload-check.js';
+import { MethodAdmission } from './method-admission.js';
 import { OK, type ServiceMetrics } from './service-metrics.js';
 import type { ResolvedStream } from './stream-options.js';
 
@@ -31,11 +28,7 @@ import type { ResolvedStream } from './stream-options.js';
  * request until its last item, error, cancel or deadline.
  */
 export class StreamRunner {
-  readonly bulkhead: MethodBulkhead;
-  readonly label: string;
-  private readonly limiter: MethodRateLimiter | undefined;
-  private readonly spanName: string;
-  private readonly spanAttributes: Attributes;
+  private readonly admission: MethodAdmission;
 
   constructor(
     readonly host: ContextHost,
@@ -43,11 +36,15 @@ export class StreamRunner {
     readonly schemas: SchemaRegistry,
     readonly metrics: ServiceMetrics | undefined,
   ) {
-    this.label = `${host.name}.${spec.name}`;
-    this.spanName = `${host.name}/${spec.name}`;
-    this.spanAttributes = { [ATTR.rpcSystem]: RPC_SYSTEM, [ATTR.rpcService]: host.name, [ATTR.rpcMethod]: spec.name };
-    this.bulkhead = new MethodBulkhead(this.label, spec.maxConcurrent, spec.maxQueued);
-    this.limiter = spec.rateLimit ? new MethodRateLimiter(this.label, spec.rateLimit) : undefined;
+    this.admission = new MethodAdmission(host, spec, schemas, 'streaming');
+  }
+
+  get bulkhead(): MethodBulkhead {
+    return this.admission.bulkhead;
+  }
+
+  get label(): string {
+    return this.admission.label;
   }
 
   /** The transport's view of this method (made once). */
@@ -63,7 +60,7 @@ export class StreamRunner {
     if (tracingOn()) {
       const header = req.headers[HEADER.traceparent];
       parent = remoteParent(header);
-      span = startSpan(this.spanName, SpanKind.SERVER, this.spanAttributes, parent);
+      span = startSpan(this.admission.spanName, SpanKind.SERVER, this.admission.spanAttributes, parent);
       trace = traceOfSpan(span, parseTraceparent(header)?.parentSpanId);
     }
     let release: () => void;
@@ -87,18 +84,11 @@ export class StreamRunner {
   }
 
   private async admit(req: IncomingRequest): Promise<() => void> {
-    const spec = this.spec;
-    if (spec.request !== undefined) checkPayload(this.schemas, spec.request, req.payload, 'request');
-    if (req.redelivered && !spec.idempotent) {
-      throw new UnavailableError(
-        `${this.label} was interrupted: the instance streaming it stopped, and the method is not idempotent, so it is not run again`,
-        { retryable: false, details: { reason: 'redelivered' } },
-      );
-    }
-    if (this.limiter) await this.limiter.take(callerOf(req.headers));
+    const limited = this.admission.check(req);
+    if (limited) await limited;
     // The slot is held until the stream ends: a stream is one long call.
     return new Promise((resolve, reject) => {
-      this.bulkhead.run(() => new Promise<void>((done) => resolve(done))).catch(reject);
+      this.admission.bulkhead.run(() => new Promise<void>((done) => resolve(done))).catch(reject);
     });
   }
 
