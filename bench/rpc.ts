@@ -11,7 +11,7 @@
 import { deleteTopology } from './lib/cleanup.js';
 import { benchAmqpUrl, benchNamespace, envInt } from './lib/config.js';
 import { type Fixture, startFixture } from './lib/fixture.js';
-import { type CallFigures, measureInterleaved } from './lib/interleaved-calls.js';
+import { type CallFigures, type CallSuiteParams, measureInterleaved } from './lib/interleaved-calls.js';
 import type { Op } from './lib/load.js';
 import { oursRpcCaller } from './lib/ours-rpc-caller.js';
 import { PAYLOAD } from './lib/payload.js';
@@ -40,15 +40,7 @@ const VARIANTS: Record<VariantName, { fixture: string; caller(url: string, names
   ours: { fixture: 'rpc-ours-server.ts', caller: oursRpcCaller },
 };
 
-type Params = {
-  rounds: number;
-  bursts: number;
-  warmupCalls: number;
-  latencyCalls: number;
-  throughputCalls: number;
-  concurrency: number;
-  payloadBytes: number;
-};
+type Params = CallSuiteParams;
 
 type Round = Record<VariantName, CallFigures>;
 

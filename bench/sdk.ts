@@ -31,7 +31,7 @@ import { startBenchAuth } from './lib/auth-service.js';
 import { deleteTopology } from './lib/cleanup.js';
 import { benchAmqpUrl, benchNamespace, envInt } from './lib/config.js';
 import { type Fixture, startFixture } from './lib/fixture.js';
-import { type CallFigures, measureInterleaved } from './lib/interleaved-calls.js';
+import { type CallFigures, type CallSuiteParams, measureInterleaved } from './lib/interleaved-calls.js';
 import type { Op } from './lib/load.js';
 import { PAYLOAD, REQUEST_SCHEMA, RESPONSE_SCHEMA } from './lib/payload.js';
 import { RawRpcCaller } from './lib/raw-rpc-caller.js';
@@ -113,15 +113,7 @@ async function sdkCaller(s: Setting, namespace: string, withAuth: boolean): Prom
   };
 }
 
-type Params = {
-  rounds: number;
-  bursts: number;
-  warmupCalls: number;
-  latencyCalls: number;
-  throughputCalls: number;
-  concurrency: number;
-  payloadBytes: number;
-};
+type Params = CallSuiteParams;
 
 type Round = Record<VariantName, CallFigures>;
 

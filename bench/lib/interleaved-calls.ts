@@ -20,13 +20,20 @@ export interface CallFigures {
   serverCpuUsPerCall: number;
 }
 
-export interface CallPhases {
+// Type aliases, not interfaces: the suites report their params as a plain record.
+export type CallPhases = {
   bursts: number;
   warmupCalls: number;
   latencyCalls: number;
   throughputCalls: number;
   concurrency: number;
-}
+};
+
+/** A unary-call suite's parameters: the phases, how many rounds, the payload's size (reported). */
+export type CallSuiteParams = CallPhases & {
+  rounds: number;
+  payloadBytes: number;
+};
 
 /** A variant under measurement: its caller in this process, its server in its own. */
 export interface CallSide {
