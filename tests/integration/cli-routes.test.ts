@@ -49,11 +49,15 @@ const v3 = `
   target: { type: rpc, service: payments, method: charge }
 `;
 
-/** Every key and value under the routes prefix, plus etcd's revision. */
+/**
+ * The route keys with their values and each key's mod revision: any write under the
+ * prefix (a put, even of the same value, or a delete) changes it. Not the header's
+ * revision: that is the whole cluster's, moved by test files running beside this one.
+ */
 async function snapshot() {
   const res = await etcd.getAll().prefix(routesPrefix(namespace)).exec();
   return {
-    revision: String(res.header.revision),
+    modRevisions: Object.fromEntries(res.kvs.map((kv) => [kv.key.toString(), String(kv.mod_revision)])),
     kvs: Object.fromEntries(res.kvs.map((kv) => [kv.key.toString(), JSON.parse(kv.value.toString())])),
   };
 }
