@@ -146,6 +146,47 @@ export interface StreamCallOptions extends CallOptions {
   window?: number;
 }
 
+/** The kinds of bidirectional call (docs/protocol.md §9): items both ways, or many in and one reply. */
+export type BidiKind = 'bidi' | 'client';
+
+export interface BidiCallOptions extends Omit<CallOptions, 'waitForReady'> {
+  /**
+   * Bound on the whole stream, in ms. Unlike a unary call a bidi stream has **no default
+   * deadline**: it lasts until it ends, is cancelled, or the heartbeat finds its peer lost.
+   */
+  timeoutMs?: number;
+  /** Items of the server the caller buffers before the server must wait for credit. Default 16. */
+  window?: number;
+  /**
+   * Each side hears from the other at least this often (items, credit or pings); silence
+   * for this long means the peer is lost and the stream fails UNAVAILABLE. Also how long
+   * the caller waits for a server to open the stream. ms, >= 100. Default 10000.
+   */
+  heartbeatMs?: number;
+  /** 'bidi' (default): items both ways; 'client': many items in, one reply out. */
+  kind?: BidiKind;
+}
+
+/**
+ * The caller's side of a bidi or client-streaming call. Iterate it for the server's items
+ * (a client-streaming call yields its one reply); `break` cancels. `send()` resolves once
+ * the item went out, which waits for the server's credit: awaiting it is the backpressure.
+ */
+export interface BidiCall extends AsyncIterableIterator<unknown> {
+  /** Correlation id of the call. */
+  readonly id: string;
+  /**
+   * Send one item. Rejects when the stream is over (with its error, or FAILED_PRECONDITION
+   * after the server ended it), after `end()`, with INVALID_ARGUMENT when the item cannot
+   * be encoded, and with BUFFER_FULL when more than 1000 sends wait for credit.
+   */
+  send(item: unknown): Promise<void>;
+  /** Half-close: no more items. Resolves once every queued item and the end went out. Idempotent. */
+  end(): Promise<void>;
+  /** Stop both directions: the server aborts its handler; waiting `next()` and `send()` reject CANCELLED. Idempotent. */
+  cancel(reason?: string): void;
+}
+
 export interface IncomingRequest {
   /** Correlation id of this call. */
   id: string;
@@ -160,6 +201,13 @@ export interface IncomingRequest {
   signal: AbortSignal;
   /** True when the broker delivered this request before (an instance died mid-call). */
   redelivered: boolean;
+  /**
+   * Bidi and client-streaming methods: the caller's items, in order, each already checked
+   * by `validateRequest`. Ends when the caller half-closes; throws when the stream fails
+   * (cancel, deadline, lost caller, invalid item). Consuming an item grants the caller
+   * credit for one more. Undefined for other kinds.
+   */
+  input?: AsyncIterableIterator<unknown>;
 }
 
 /** A method's result: a value, or an async iterable for server-streaming methods. */
@@ -173,6 +221,15 @@ export interface MethodDefinition {
   validateResponse?: (payload: unknown) => void;
   /** Marks a server-streaming method (its handler returns an AsyncIterable). */
   streaming?: boolean;
+  /**
+   * Marks a bidi method (its handler reads `request.input` and returns an AsyncIterable)
+   * or a client-streaming one (it reads `request.input` and returns one value). For these
+   * kinds `validateRequest` checks every input item and `validateResponse` every output
+   * item; a failure ends the stream with INVALID_ARGUMENT naming the item's `seq`.
+   */
+  bidi?: BidiKind;
+  /** Bidi and client-streaming methods: caller items buffered before the caller must wait for credit. Default 16. */
+  inputWindow?: number;
 }
 
 export interface ServeOptions {
@@ -224,6 +281,12 @@ export interface Transport {
     payload: unknown,
     options?: StreamCallOptions,
   ): AsyncIterableIterator<unknown>;
+
+  /**
+   * Open a bidi or client-streaming call (docs/protocol.md §9). Never throws: a failure to
+   * open (no server, closed transport, bad options) comes out of the first `next()` or `send()`.
+   */
+  bidi(service: string, method: string, options?: BidiCallOptions): BidiCall;
 
   on<E extends keyof TransportEvents>(event: E, listener: TransportEvents[E]): this;
   off<E extends keyof TransportEvents>(event: E, listener: TransportEvents[E]): this;

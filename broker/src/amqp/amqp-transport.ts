@@ -8,6 +8,7 @@
 import { randomUUID } from 'node:crypto';
 import { EventEmitter } from 'node:events';
 import type { Options } from 'amqplib';
+import { failedBidiCall } from '../bidi/bidi-call.js';
 import {
   ClosedError,
   FailedPreconditionError,
@@ -18,6 +19,8 @@ import {
   UnavailableError,
 } from '../errors.js';
 import type {
+  BidiCall,
+  BidiCallOptions,
   CallOptions,
   EventHandler,
   MethodDefinition,
@@ -32,6 +35,7 @@ import type {
   TransportEvents,
   TransportState,
 } from '../transport.js';
+import { openBidi } from './bidi-client.js';
 import { type ChannelOwner, RecoveringConnection } from './connection.js';
 import { H } from './headers.js';
 import { type AmqpTransportOptions, type ResolvedOptions, resolveOptions } from './options.js';
@@ -306,6 +310,12 @@ export class AmqpTransport extends EventEmitter implements Transport {
     const parts = this.usable();
     if (parts instanceof Error) return StreamCall.failed(parts);
     return parts.client.stream(service, method, payload, options);
+  }
+
+  bidi(service: string, method: string, options?: BidiCallOptions): BidiCall {
+    const parts = this.usable();
+    if (parts instanceof Error) return failedBidiCall('', parts);
+    return openBidi(parts.client, service, method, options);
   }
 
   /**

@@ -12,6 +12,9 @@ export const H = {
   status: 'x-status',
   seq: 'x-seq',
   streamWindow: 'x-stream-window',
+  streamKind: 'x-stream-kind',
+  streamVersion: 'x-stream-version',
+  heartbeat: 'x-heartbeat',
   control: 'x-control',
   credit: 'x-credit',
   deathReason: 'x-death-reason',
@@ -23,10 +26,10 @@ export const H = {
 } as const;
 
 /** Values of `x-status` on replies. */
-export const STATUS = { ok: 'ok', error: 'error', item: 'item', end: 'end' } as const;
+export const STATUS = { ok: 'ok', error: 'error', item: 'item', end: 'end', open: 'open' } as const;
 
 /** Values of `x-control` on stream control messages. */
-export const CONTROL = { credit: 'credit', cancel: 'cancel' } as const;
+export const CONTROL = { credit: 'credit', cancel: 'cancel', ping: 'ping' } as const;
 
 /** Headers RabbitMQ adds when it dead-letters (delay queues expiring); not ours to copy forward. */
 export function isBrokerDeathHeader(name: string): boolean {

@@ -21,6 +21,8 @@ export interface ControlTarget {
   addCredit(n: number): void;
   /** The caller cancelled, or the channel carrying the stream died. */
   cancel(): void;
+  /** Bidi streams (§9) take every message of the caller themselves: items, end, credit, ping, cancel. */
+  onMessage?(msg: ConsumeMessage): void;
 }
 
 const REOPEN_DELAY_MS = 500;
@@ -95,6 +97,10 @@ export class ReplyChannel implements ChannelOwner {
     if (!msg) return;
     const target = this.streams.get(msg.properties.correlationId as string);
     if (!target) return;
+    if (target.onMessage) {
+      target.onMessage(msg);
+      return;
+    }
     const raw = msg.properties.headers as Record<string, unknown> | undefined;
     const control = headerString(raw, H.control);
     if (control === CONTROL.credit) {

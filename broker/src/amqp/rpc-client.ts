@@ -32,7 +32,7 @@ import {
 } from '../errors.js';
 import type { CallOptions, StreamCallOptions } from '../transport.js';
 import type { ChannelOwner, RecoveringConnection } from './connection.js';
-import { H, headerString, STATUS } from './headers.js';
+import { CONTROL, H, headerString, STATUS } from './headers.js';
 import type { TransportLogger } from './options.js';
 import { decodeErrorReply, type PendingReply, type ReplyRouter, StreamCall } from './stream.js';
 import { DIRECT_REPLY_TO, type Topology } from './topology.js';
@@ -208,7 +208,11 @@ export class RpcClient implements ChannelOwner, ReplyRouter {
     if (!msg) return;
     const call = this.pending.get(msg.properties.correlationId as string);
     if (call) call.onReply(msg);
-    else this.opts.logger.debug({ correlationId: msg.properties.correlationId }, 'late reply dropped');
+    else if (headerString(msg.properties.headers as Record<string, unknown> | undefined, H.status) === STATUS.open) {
+      // A bidi stream opened for a call we gave up: tell that server now rather than let it wait out the heartbeat.
+      const replyTo = msg.properties.replyTo as string | undefined;
+      if (replyTo) this.sendControl(replyTo, msg.properties.correlationId as string, { [H.control]: CONTROL.cancel });
+    } else this.opts.logger.debug({ correlationId: msg.properties.correlationId }, 'late reply dropped');
   };
 
   private readonly onReturn = (msg: Message): void => {
@@ -249,8 +253,30 @@ export class RpcClient implements ChannelOwner, ReplyRouter {
     }
   }
 
-  private nextId(): string {
+  nextId(): string {
     return `${this.idPrefix}.${(++this.counter).toString(36)}`;
+  }
+
+  /** The channel requests go out on; undefined while disconnected or closed. */
+  get channel(): Channel | undefined {
+    return this.closed ? undefined : this.ch;
+  }
+
+  /** Route replies with `id` to `call` until it is released (bidi calls, bidi-client.ts). */
+  track(id: string, call: PendingReply): void {
+    this.pending.set(id, call);
+  }
+
+  /** Publish a message to a reply address (a bidi stream's frames); false when it could not go out. */
+  sendTo(replyTo: string, body: Buffer, props: Options.Publish): boolean {
+    const ch = this.ch;
+    if (!ch) return false;
+    try {
+      ch.publish('', replyTo, body, props);
+      return true;
+    } catch {
+      return false;
+    }
   }
 
   /** Everything a request needs, or the error that stops it before it is sent. */
@@ -329,7 +355,7 @@ export class RpcClient implements ChannelOwner, ReplyRouter {
   }
 
   /** False when nothing went out: the channel is closing under us. */
-  private publish(ch: Channel, service: string, body: Buffer, props: Options.Publish): boolean {
+  publish(ch: Channel, service: string, body: Buffer, props: Options.Publish): boolean {
     try {
       ch.publish(this.opts.topology.rpcExchange, service, body, props);
       return true;

@@ -8,6 +8,7 @@
  * INTERNAL with a generic message, so internals never leak to a caller.
  */
 import type { Channel, ConsumeMessage } from 'amqplib';
+import { bidiRefusal, checkBidiDefinition } from '../bidi/bidi-definition.js';
 import type { Codec, CodecRegistry } from '../codec.js';
 import {
   DeadlineExceededError,
@@ -20,10 +21,12 @@ import {
   toSwitchyardError,
   UnimplementedError,
 } from '../errors.js';
-import type { Headers, IncomingRequest, MethodDefinition, ServeOptions, Server } from '../transport.js';
+import type { MethodDefinition, ServeOptions, Server } from '../transport.js';
+import { type BidiServerDeps, runBidiCall } from './bidi-server.js';
 import type { RecoveringConnection } from './connection.js';
 import { type ChannelSlot, ConsumerChannel, type ConsumerSpec } from './consumer-channel.js';
 import { H, headerInt, headerString, STATUS, toStringHeaders } from './headers.js';
+import { Request } from './incoming-request.js';
 import { isValidName, type TransportLogger } from './options.js';
 import { REPLY_HOLD_MS, type ReplyChannel } from './reply-channel.js';
 import { StreamSender } from './stream-sender.js';
@@ -58,67 +61,12 @@ export function validateServe(
     for (const hook of ['validateRequest', 'validateResponse'] as const)
       if (def[hook] !== undefined && typeof def[hook] !== 'function')
         throw new InvalidOptionsError(`methods.${name}.${hook} must be a function`);
+    checkBidiDefinition(name, def);
   }
   const prefetch = options?.prefetch ?? defaultPrefetch;
   if (!Number.isInteger(prefetch) || prefetch < 1 || prefetch > 65_535)
     throw new InvalidOptionsError(`prefetch must be an integer 1-65535, got ${JSON.stringify(prefetch)}`);
   return prefetch;
-}
-
-/**
- * A request as the handler sees it. The AbortController (and its deadline timer) is
- * made only when the handler reads `signal`: most handlers never do.
- */
-class Request implements IncomingRequest {
-  private controller: AbortController | undefined;
-  private timer: NodeJS.Timeout | undefined;
-  private disposed = false;
-
-  constructor(
-    readonly id: string,
-    readonly service: string,
-    readonly method: string,
-    readonly payload: unknown,
-    readonly headers: Headers,
-    readonly contentType: string,
-    readonly deadline: number | undefined,
-    readonly redelivered: boolean,
-  ) {}
-
-  get signal(): AbortSignal {
-    if (!this.controller) {
-      this.controller = new AbortController();
-      if (this.deadline !== undefined && !this.disposed) {
-        const left = this.deadline - Date.now();
-        if (left <= 0) this.controller.abort(new DeadlineExceededError('deadline passed'));
-        else this.timer = setTimeout(Request.onDeadline, left, this);
-      }
-    }
-    return this.controller.signal;
-  }
-
-  private static onDeadline(req: Request): void {
-    req.abort(new DeadlineExceededError('deadline passed'));
-  }
-
-  /**
-   * The deadline passed, by the clock or by the deadline timer (which can fire a
-   * millisecond before Date.now() reaches the deadline).
-   */
-  missedDeadline(): boolean {
-    if (this.deadline === undefined) return false;
-    return Date.now() >= this.deadline || this.controller?.signal.reason instanceof DeadlineExceededError;
-  }
-
-  abort(reason: Error): void {
-    const signal = this.signal;
-    if (!signal.aborted) this.controller!.abort(reason);
-  }
-
-  dispose(): void {
-    this.disposed = true;
-    clearTimeout(this.timer);
-  }
 }
 
 function isAsyncIterable(v: unknown): v is AsyncIterable<unknown> {
@@ -153,6 +101,10 @@ export class RpcServer implements Server, ConsumerSpec {
 
   open(): Promise<void> {
     return this.consumer.open();
+  }
+
+  private get bidiDeps(): BidiServerDeps {
+    return { replies: this.deps.replies, codecs: this.deps.codecs, logger: this.deps.logger };
   }
 
   declare(ch: Channel): Promise<string> {
@@ -207,6 +159,25 @@ export class RpcServer implements Server, ConsumerSpec {
       return;
     }
     const contentType = (msg.properties.contentType as string | undefined) ?? 'application/json';
+    const streamKind = headerString(raw, H.streamKind);
+    if (def.bidi !== undefined || streamKind !== undefined) {
+      const refusal = bidiRefusal(this.service, method, def, streamKind, headerString(raw, H.streamVersion));
+      if (refusal) {
+        this.replyError(replyTo, correlationId, deadline, refusal);
+        return;
+      }
+      await runBidiCall(this.bidiDeps, def, {
+        id: correlationId,
+        service: this.service,
+        method,
+        replyTo,
+        contentType,
+        raw,
+        deadline,
+        redelivered: msg.fields.redelivered,
+      });
+      return;
+    }
     let codec: Codec;
     let payload: unknown;
     try {

@@ -14,6 +14,8 @@
  */
 import { randomUUID } from 'node:crypto';
 import { EventEmitter } from 'node:events';
+import { failedBidiCall } from '../bidi/bidi-call.js';
+import { checkBidiDefinition } from '../bidi/bidi-definition.js';
 import {
   ClosedError,
   InvalidOptionsError,
@@ -22,6 +24,8 @@ import {
   UnavailableError,
 } from '../errors.js';
 import type {
+  BidiCall,
+  BidiCallOptions,
   CallOptions,
   EventHandler,
   MethodDefinition,
@@ -37,6 +41,7 @@ import type {
   TransportEvents,
   TransportState,
 } from '../transport.js';
+import { openMemoryBidi } from './bidi-call.js';
 import type { MemoryBus } from './bus.js';
 import { checkHeaders, codecFor, encodePayload, prepareCall } from './call-request.js';
 import { EventSubscriber } from './event-subscriber.js';
@@ -195,6 +200,7 @@ export class MemoryTransport implements Transport {
     for (const [name, def] of Object.entries(methods)) {
       if (typeof def?.handler !== 'function')
         throw new InvalidOptionsError(`methods.${name}.handler of "${service}" must be a function`);
+      checkBidiDefinition(name, def);
     }
     if (typeof options !== 'object' || options === null)
       throw new InvalidOptionsError('serve options must be an object');
@@ -238,6 +244,16 @@ export class MemoryTransport implements Transport {
       prepared = isSwitchyardError(err) ? err : new InvalidOptionsError(String(err));
     }
     return new StreamCall(this.route, service, method, prepared, options?.signal);
+  }
+
+  bidi(service: string, method: string, options?: BidiCallOptions): BidiCall {
+    try {
+      this.assertOpen();
+      if (this.currentState !== 'connected') void this.start();
+    } catch (err) {
+      return failedBidiCall('', isSwitchyardError(err) ? err : new InvalidOptionsError(String(err)));
+    }
+    return openMemoryBidi(this.route, service, method, options);
   }
 
   // ---------------------------------------------------------------------------------

@@ -3,7 +3,8 @@
  * live objects: a receiver always decodes its own copy, so publisher and handler share no
  * references and the same payload rules apply as on the wire.
  */
-import type { Headers } from '../transport.js';
+import type { Frame } from '../bidi/frames.js';
+import type { BidiKind, Headers } from '../transport.js';
 
 export interface EventMessage {
   readonly id: string;
@@ -54,7 +55,14 @@ export type RpcReply =
       readonly contentType: string;
       readonly control: ControlPort;
     }
-  | { readonly status: 'end' };
+  | { readonly status: 'end' }
+  /** A bidi stream's frame (docs/protocol.md §9); `peer` takes the caller's frames back. */
+  | { readonly status: 'frame'; readonly frame: Frame; readonly peer: BidiPeer };
+
+/** Where a bidi caller's frames go: the server's session. */
+export interface BidiPeer {
+  deliver(frame: Frame): void;
+}
 
 export interface RpcRequest {
   /** Correlation id. */
@@ -70,4 +78,6 @@ export interface RpcRequest {
   readonly window: number | undefined;
   readonly redelivered: boolean;
   readonly replyTo: ReplyPort;
+  /** Set for bidi and client-streaming calls (the request has no body then). */
+  readonly bidi?: { readonly kind: BidiKind; readonly version: string; readonly heartbeatMs: number };
 }

@@ -5,10 +5,15 @@
  * reply: unknown method UNIMPLEMENTED, bad request INVALID_ARGUMENT, bad response or a
  * plain Error INTERNAL (with a generic message: internals never reach the caller).
  */
+
+import { bidiRefusal } from '../bidi/bidi-definition.js';
+import { BidiSession } from '../bidi/bidi-session.js';
+import { DEFAULT_BIDI_WINDOW, DEFAULT_HEARTBEAT_MS } from '../bidi/frames.js';
 import type { CodecRegistry } from '../codec.js';
 import {
   CancelledError,
   DeadlineExceededError,
+  errorFromJSON,
   FailedPreconditionError,
   InternalError,
   InvalidArgumentError,
@@ -19,7 +24,7 @@ import {
 } from '../errors.js';
 import type { IncomingRequest, MethodDefinition, Server } from '../transport.js';
 import { settledWithin } from './drain.js';
-import type { ControlPort, RpcReply, RpcRequest } from './messages.js';
+import type { BidiPeer, ControlPort, RpcReply, RpcRequest } from './messages.js';
 import { errorReply } from './replies.js';
 import type { RpcQueue } from './rpc-queue.js';
 import { STOPPED, StreamFlow } from './stream-flow.js';
@@ -131,6 +136,11 @@ export class RpcServer implements Server, QueueConsumer<RpcRequest> {
       ? this.settings.methods[request.method]
       : undefined;
     if (!def) return fail(new UnimplementedError(`"${this.service}" has no method "${request.method}"`));
+    if (def.bidi !== undefined || request.bidi !== undefined) {
+      const refusal = bidiRefusal(this.service, request.method, def, request.bidi?.kind, request.bidi?.version);
+      if (refusal) return fail(refusal);
+      return this.answerBidi(request, def, controller, reply);
+    }
     const streamingCall = request.window !== undefined;
     if (Boolean(def.streaming) !== streamingCall) {
       return fail(
@@ -243,6 +253,63 @@ export class RpcServer implements Server, QueueConsumer<RpcRequest> {
           new InternalError(`closing the stream of ${this.service}.${request.method} failed`, { cause: err }),
         );
       }
+    }
+  }
+
+  private async answerBidi(
+    request: RpcRequest,
+    def: MethodDefinition,
+    controller: AbortController,
+    reply: (r: RpcReply) => boolean,
+  ): Promise<void> {
+    const session: BidiSession = new BidiSession({
+      kind: def.bidi ?? 'bidi',
+      label: `${this.service}.${request.method}`,
+      inputWindow: def.inputWindow ?? DEFAULT_BIDI_WINDOW,
+      outputWindow: request.window ?? DEFAULT_BIDI_WINDOW,
+      heartbeatMs: request.bidi?.heartbeatMs ?? DEFAULT_HEARTBEAT_MS,
+      deadline: request.deadline,
+      codec: this.codecOf(request),
+      codecs: this.settings.codecs,
+      validateInput: def.validateRequest,
+      validateOutput: def.validateResponse,
+      // Errors cross as on the wire: their JSON body, never the live object (no cause, no stack).
+      send: (frame) =>
+        reply({
+          status: 'frame',
+          frame: frame.t === 'error' ? { t: 'error', error: errorFromJSON(frame.error.toJSON()) } : frame,
+          peer,
+        }),
+      onError: (err) =>
+        this.settings.onError(
+          isSwitchyardError(err) ? err : new InternalError(`${this.service}.${request.method} failed`, { cause: err }),
+        ),
+    });
+    const peer: BidiPeer = { deliver: (frame) => session.onFrame(frame) };
+    const onAbort = () =>
+      session.lost(
+        isSwitchyardError(controller.signal.reason)
+          ? controller.signal.reason
+          : new UnavailableError('the server closed'),
+      );
+    controller.signal.addEventListener('abort', onAbort, { once: true });
+    try {
+      await session.run((input) =>
+        def.handler({
+          id: request.id,
+          service: request.service,
+          method: request.method,
+          payload: undefined,
+          headers: { ...request.headers },
+          contentType: request.contentType,
+          deadline: request.deadline,
+          signal: session.signal,
+          redelivered: request.redelivered,
+          input,
+        }),
+      );
+    } finally {
+      controller.signal.removeEventListener('abort', onAbort);
     }
   }
 

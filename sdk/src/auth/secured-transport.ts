@@ -1,4 +1,6 @@
 import type {
+  BidiCall,
+  BidiCallOptions,
   CallOptions,
   EventHandler,
   Headers,
@@ -148,6 +150,11 @@ export class SecuredTransport implements Transport {
     options: StreamCallOptions = {},
   ): AsyncIterableIterator<unknown> {
     return this.#inner.stream(service, method, payload, { ...options, headers: this.#headers(options.headers) });
+  }
+
+  /** The token goes on the request only: the stream's items travel to the server's own reply address (docs/protocol.md §7, §9). */
+  bidi(service: string, method: string, options: BidiCallOptions = {}): BidiCall {
+    return this.#inner.bidi(service, method, { ...options, headers: this.#headers(options.headers) });
   }
 
   on<E extends keyof TransportEvents>(event: E, listener: TransportEvents[E]): this {

@@ -1,0 +1,406 @@
+/**
+ * The server's side of one bidi or client-streaming call (docs/protocol.md §9), as
+ * frames; both transports run it. It opens the stream (granting the caller `inputWindow`
+ * items), feeds the caller's items to the handler's `input` (checked one by one), and
+ * pulls the handler's output only while the caller's credit lasts, so a slow caller holds
+ * the handler back. It stops on the first of: the output's end (or the one reply), an
+ * error, the caller's cancel, the deadline, or a caller silent for a whole heartbeat.
+ */
+import type { Codec, CodecRegistry } from '../codec.js';
+import {
+  CancelledError,
+  DeadlineExceededError,
+  InternalError,
+  InvalidArgumentError,
+  isSwitchyardError,
+  ResourceExhaustedError,
+  type SwitchyardError,
+  toSwitchyardError,
+  UnavailableError,
+} from '../errors.js';
+import type { BidiKind } from '../transport.js';
+import { creditBatch, END, type Frame, PING } from './frames.js';
+import { Heartbeat } from './heartbeat.js';
+
+export interface BidiSessionSettings {
+  readonly kind: BidiKind;
+  /** `service.method`, for messages. */
+  readonly label: string;
+  readonly inputWindow: number;
+  /** The caller's `x-stream-window`. */
+  readonly outputWindow: number;
+  readonly heartbeatMs: number;
+  readonly deadline: number | undefined;
+  /** The request's codec: items go both ways in it. */
+  readonly codec: Codec;
+  readonly codecs: CodecRegistry;
+  readonly validateInput: ((item: unknown) => void) | undefined;
+  readonly validateOutput: ((item: unknown) => void) | undefined;
+  /** To the caller; false when it could not go out (the channel is down). */
+  readonly send: (frame: Frame) => boolean;
+  /** Failures the caller sees only as INTERNAL (a handler's plain Error), for the log. */
+  readonly onError: (err: unknown) => void;
+}
+
+/** What the handler returned: the output iterable (bidi) or the reply (client-streaming). */
+export type SessionHandler = (input: AsyncIterableIterator<unknown>, signal: AbortSignal) => unknown;
+
+const DONE: IteratorResult<unknown> = Object.freeze({ done: true, value: undefined });
+const STOPPED: unique symbol = Symbol('stopped');
+
+export class BidiSession {
+  readonly input: InputItems;
+  private readonly controller = new AbortController();
+  private outputCredit: number;
+  private stopped = false;
+  private wake: (() => void) | undefined;
+  private onStop!: () => void;
+  private readonly stoppedPromise = new Promise<typeof STOPPED>((resolve) => {
+    this.onStop = () => resolve(STOPPED);
+  });
+  private readonly heartbeat: Heartbeat;
+  private deadlineTimer: NodeJS.Timeout | undefined;
+
+  constructor(private readonly s: BidiSessionSettings) {
+    this.outputCredit = s.outputWindow;
+    this.input = new InputItems(this, s.inputWindow);
+    this.heartbeat = new Heartbeat(
+      s.heartbeatMs,
+      () => this.send(PING),
+      () => this.stop(new UnavailableError(`${s.label}: the caller was silent for ${s.heartbeatMs} ms; it is gone`)),
+    );
+  }
+
+  get signal(): AbortSignal {
+    return this.controller.signal;
+  }
+
+  get label(): string {
+    return this.s.label;
+  }
+
+  /** A frame from the caller. */
+  onFrame(frame: Frame): void {
+    if (this.stopped) return;
+    this.heartbeat.received();
+    switch (frame.t) {
+      case 'item':
+        this.onItem(frame.seq, frame.body, frame.contentType);
+        return;
+      case 'end':
+        this.input.end();
+        return;
+      case 'credit':
+        this.outputCredit += frame.n;
+        this.resume();
+        return;
+      case 'cancel':
+        this.stop(new CancelledError(`${this.s.label}: the caller cancelled the stream`));
+        return;
+      default:
+        return; // ping; anything else is not the caller's to send
+    }
+  }
+
+  /** The channel carrying the stream is gone: nothing more can reach the caller. */
+  lost(reason: SwitchyardError): void {
+    this.stop(reason);
+  }
+
+  /** Open the stream, run the handler, send its output; resolves when the stream is over, however it ended. */
+  async run(handler: SessionHandler): Promise<void> {
+    const s = this.s;
+    if (!this.send({ t: 'open', credit: s.inputWindow })) {
+      this.stop(new UnavailableError('the reply channel is down'));
+      return;
+    }
+    this.heartbeat.start();
+    if (s.deadline !== undefined) {
+      this.deadlineTimer = setTimeout(
+        () => this.stop(new DeadlineExceededError(`${s.label}: the stream passed its deadline`), true),
+        Math.min(2_147_483_647, Math.max(0, s.deadline - Date.now())),
+      );
+    }
+    try {
+      const result = await this.race(Promise.resolve().then(() => handler(this.input, this.controller.signal)));
+      if (result === STOPPED) return;
+      if (s.kind === 'client') this.reply(result);
+      else await this.pump(result);
+    } catch (err) {
+      this.failWith(err);
+    } finally {
+      this.stop(undefined);
+    }
+  }
+
+  private reply(value: unknown): void {
+    const body = this.checkAndEncode(value, 0);
+    if (body === undefined) return;
+    this.send({ t: 'ok', body, contentType: this.s.codec.contentType });
+    this.stop(undefined);
+  }
+
+  private async pump(result: unknown): Promise<void> {
+    const iterator = iteratorOf(result);
+    if (!iterator) {
+      this.s.onError(new InternalError(`${this.s.label} is a bidi method but returned no async iterable`));
+      this.failWith(new InternalError('internal error'));
+      return;
+    }
+    let completed = false;
+    try {
+      for (let seq = 0; ; seq++) {
+        while (this.outputCredit <= 0 && !this.stopped) {
+          await new Promise<void>((resolve) => {
+            this.wake = resolve;
+          });
+        }
+        if (this.stopped) return;
+        const step = await this.race(iterator.next());
+        if (step === STOPPED) return;
+        if (step.done) {
+          completed = true;
+          this.send(END);
+          this.stop(undefined);
+          return;
+        }
+        const body = this.checkAndEncode(step.value, seq);
+        if (body === undefined) return;
+        this.outputCredit--;
+        this.send({ t: 'item', seq, body, contentType: this.s.codec.contentType });
+      }
+    } catch (err) {
+      completed = true; // an iterator that threw is finished
+      this.failWith(err);
+    } finally {
+      if (!completed) {
+        try {
+          await iterator.return?.();
+        } catch (err) {
+          this.s.onError(err);
+        }
+      }
+    }
+  }
+
+  /** The encoded output item, or undefined after ending the stream with INVALID_ARGUMENT / INTERNAL. */
+  private checkAndEncode(value: unknown, seq: number): Buffer | undefined {
+    if (this.s.validateOutput) {
+      try {
+        this.s.validateOutput(value);
+      } catch (err) {
+        this.s.onError(err);
+        this.failWith(itemError(this.s.label, 'response', seq, err));
+        return undefined;
+      }
+    }
+    try {
+      return this.s.codec.encode(value);
+    } catch (err) {
+      this.s.onError(err);
+      this.failWith(new InternalError(`${this.s.label}: response item #${seq} cannot be encoded`));
+      return undefined;
+    }
+  }
+
+  private onItem(seq: number, body: Buffer, contentType: string): void {
+    const input = this.input;
+    if (input.ended) return; // after the caller's end: not the caller's to send
+    if (seq !== input.received) {
+      this.failWith(
+        new UnavailableError(`${this.s.label}: caller item ${seq} came, ${input.received} expected; items were lost`),
+      );
+      return;
+    }
+    if (input.received >= input.granted) {
+      this.failWith(
+        new ResourceExhaustedError(`${this.s.label}: the caller sent more items than it was granted`, {
+          details: { seq, granted: input.granted },
+        }),
+      );
+      return;
+    }
+    let item: unknown;
+    try {
+      item = this.s.codecs.decode(body, contentType);
+    } catch (err) {
+      this.failWith(itemError(this.s.label, 'request', seq, err));
+      return;
+    }
+    if (this.s.validateInput) {
+      try {
+        this.s.validateInput(item);
+      } catch (err) {
+        this.failWith(itemError(this.s.label, 'request', seq, err));
+        return;
+      }
+    }
+    input.push(item);
+  }
+
+  /** End the stream with an error the caller sees (a plain Error becomes INTERNAL, logged). */
+  private failWith(err: unknown): void {
+    if (this.stopped) return;
+    const e = toSwitchyardError(err);
+    if (e !== err) this.s.onError(err);
+    this.send({ t: 'error', error: e });
+    this.stop(e);
+  }
+
+  /** Stop both directions; `reason` undefined: the stream completed. `tell`: send the reason to the caller too. */
+  private stop(reason: SwitchyardError | undefined, tell = false): void {
+    if (this.stopped) return;
+    if (tell && reason) this.send({ t: 'error', error: reason });
+    this.stopped = true;
+    clearTimeout(this.deadlineTimer);
+    this.heartbeat.stop();
+    this.input.close(reason);
+    if (reason) this.controller.abort(reason);
+    this.onStop();
+    this.resume();
+  }
+
+  private resume(): void {
+    const wake = this.wake;
+    this.wake = undefined;
+    wake?.();
+  }
+
+  private race<T>(work: Promise<T>): Promise<T | typeof STOPPED> {
+    if (this.stopped) {
+      work.catch(() => {});
+      return Promise.resolve(STOPPED);
+    }
+    work.catch(() => {});
+    return Promise.race([work, this.stoppedPromise]);
+  }
+
+  send(frame: Frame): boolean {
+    this.heartbeat.sent();
+    return this.s.send(frame);
+  }
+}
+
+/**
+ * The caller's items as the handler reads them. Each one taken grants the caller credit
+ * (in batches of half the window); a stream that stops makes a waiting `next()` throw
+ * the reason (or end, when the stream completed).
+ */
+class InputItems implements AsyncIterableIterator<unknown> {
+  private readonly items: unknown[] = [];
+  private head = 0;
+  private waiter: { resolve: (r: IteratorResult<unknown>) => void; reject: (e: unknown) => void } | undefined;
+  private closedWith: SwitchyardError | undefined;
+  private closed = false;
+  ended = false;
+  /** Items received so far (the next `x-seq` expected). */
+  received = 0;
+  /** Items the caller may send in all: the window plus every credit granted since. */
+  granted: number;
+  private unCredited = 0;
+  private readonly batch: number;
+
+  constructor(
+    private readonly session: BidiSession,
+    window: number,
+  ) {
+    this.granted = window;
+    this.batch = creditBatch(window);
+  }
+
+  push(item: unknown): void {
+    this.received++;
+    const w = this.waiter;
+    if (w) {
+      this.waiter = undefined;
+      this.take();
+      w.resolve({ done: false, value: item });
+    } else {
+      this.items.push(item);
+    }
+  }
+
+  end(): void {
+    this.ended = true;
+    const w = this.waiter;
+    if (w && this.head >= this.items.length) {
+      this.waiter = undefined;
+      w.resolve(DONE);
+    }
+  }
+
+  close(reason: SwitchyardError | undefined): void {
+    if (this.closed) return;
+    this.closed = true;
+    this.closedWith = reason;
+    if (reason) {
+      this.items.length = 0;
+      this.head = 0;
+    }
+    const w = this.waiter;
+    this.waiter = undefined;
+    if (w) {
+      if (reason) w.reject(reason);
+      else w.resolve(DONE);
+    }
+  }
+
+  [Symbol.asyncIterator](): AsyncIterableIterator<unknown> {
+    return this;
+  }
+
+  next(): Promise<IteratorResult<unknown>> {
+    if (this.head < this.items.length) {
+      const value = this.items[this.head++];
+      if (this.head === this.items.length) {
+        this.items.length = 0;
+        this.head = 0;
+      }
+      this.take();
+      return Promise.resolve({ done: false, value });
+    }
+    if (this.closed) return this.closedWith ? Promise.reject(this.closedWith) : Promise.resolve(DONE);
+    if (this.ended) return Promise.resolve(DONE);
+    return new Promise((resolve, reject) => {
+      this.waiter = { resolve, reject };
+    });
+  }
+
+  /** The handler stopped reading: later items are dropped without credit, so the caller stalls until the stream ends. */
+  return(): Promise<IteratorResult<unknown>> {
+    this.ended = true;
+    this.items.length = 0;
+    this.head = 0;
+    return Promise.resolve(DONE);
+  }
+
+  private take(): void {
+    if (this.closed || this.ended) return;
+    if (++this.unCredited >= this.batch) {
+      this.granted += this.unCredited;
+      this.session.send({ t: 'credit', n: this.unCredited });
+      this.unCredited = 0;
+    }
+  }
+}
+
+function itemError(label: string, direction: 'request' | 'response', seq: number, err: unknown): SwitchyardError {
+  const inner = isSwitchyardError(err) ? err : undefined;
+  const why = inner?.message ?? (err instanceof Error ? err.message : String(err));
+  const details: Record<string, unknown> = { seq, direction };
+  if (inner?.details?.violations !== undefined) details.violations = inner.details.violations;
+  return new InvalidArgumentError(`${label}: ${direction} item #${seq} is invalid: ${why}`, { details });
+}
+
+function iteratorOf(value: unknown): AsyncIterator<unknown> | undefined {
+  if (typeof value !== 'object' || value === null) return undefined;
+  const asyncIt = (value as Partial<AsyncIterable<unknown>>)[Symbol.asyncIterator];
+  if (typeof asyncIt === 'function') return asyncIt.call(value);
+  const syncIt = (value as Partial<Iterable<unknown>>)[Symbol.iterator];
+  if (typeof syncIt !== 'function' || typeof value === 'string') return undefined;
+  const it: Iterator<unknown> = syncIt.call(value);
+  return {
+    next: async () => it.next(),
+    return: async () => it.return?.() ?? DONE,
+  };
+}
