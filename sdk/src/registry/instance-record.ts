@@ -25,6 +25,12 @@ export interface MethodInfo {
   readonly response?: string;
   readonly idempotent?: boolean;
   readonly streaming?: boolean;
+  /**
+   * `bidi` or `client` for bidirectional and client-streaming methods (docs/protocol.md §9):
+   * `request` is then the schema of each caller item and `response` that of each server item
+   * (or of the one reply). Absent: unary, or server-streaming when `streaming` is true.
+   */
+  readonly kind?: 'bidi' | 'client';
 }
 
 /**
@@ -202,6 +208,10 @@ function parseMethods(x: unknown, v: Violation[]): Record<string, MethodInfo> {
       if (m[key] === undefined) continue;
       if (typeof m[key] === 'boolean') info[key] = m[key];
       else v.push({ pointer: `${p}/${key}`, message: 'must be a boolean' });
+    }
+    if (m.kind !== undefined) {
+      if (m.kind === 'bidi' || m.kind === 'client') info.kind = m.kind;
+      else v.push({ pointer: `${p}/kind`, message: 'must be "bidi" or "client"' });
     }
     out.push([name, info]);
   }
