@@ -151,12 +151,14 @@ export class BidiCaller<P> implements BidiCall {
     );
   }
 
+  /** No cancel goes out: the server has the same deadline and stops by itself, so its handler learns why. */
   private static onDeadline(call: BidiCaller<unknown>): void {
     call.deadlineTimer = undefined;
-    call.fail(
+    call.finish(
       new DeadlineExceededError(`the stream ${call.label} did not finish before its deadline`, {
         details: { service: call.s.service, method: call.s.method },
       }),
+      true,
     );
   }
 

@@ -46,6 +46,13 @@ export interface BidiSessionSettings {
 export type SessionHandler = (input: AsyncIterableIterator<unknown>, signal: AbortSignal) => unknown;
 
 const DONE: IteratorResult<unknown> = Object.freeze({ done: true, value: undefined });
+
+interface InputEntry {
+  readonly seq: number;
+  readonly item: unknown;
+  /** Set when the item could not be decoded: handing it out ends the stream. */
+  readonly bad: SwitchyardError | undefined;
+}
 const STOPPED: unique symbol = Symbol('stopped');
 
 export class BidiSession {
@@ -224,18 +231,31 @@ export class BidiSession {
     try {
       item = this.s.codecs.decode(body, contentType);
     } catch (err) {
-      this.failWith(itemError(this.s.label, 'request', seq, err));
+      input.push(seq, undefined, itemError(this.s.label, 'request', seq, err));
       return;
     }
-    if (this.s.validateInput) {
-      try {
-        this.s.validateInput(item);
-      } catch (err) {
-        this.failWith(itemError(this.s.label, 'request', seq, err));
-        return;
-      }
+    input.push(seq, item, undefined);
+  }
+
+  /**
+   * Checked when the handler takes it, not on arrival: the items before a bad one are
+   * handled (and answered) first, and the handler meets the failure in order.
+   */
+  checkInput(seq: number, item: unknown): SwitchyardError | undefined {
+    if (!this.s.validateInput) return undefined;
+    try {
+      this.s.validateInput(item);
+      return undefined;
+    } catch (err) {
+      const e = itemError(this.s.label, 'request', seq, err);
+      this.failWith(e);
+      return e;
     }
-    input.push(item);
+  }
+
+  /** An input item that cannot be used ends the stream. */
+  failInput(err: SwitchyardError): void {
+    this.failWith(err);
   }
 
   /** End the stream with an error the caller sees (a plain Error becomes INTERNAL, logged). */
@@ -287,7 +307,7 @@ export class BidiSession {
  * the reason (or end, when the stream completed).
  */
 class InputItems implements AsyncIterableIterator<unknown> {
-  private readonly items: unknown[] = [];
+  private readonly items: InputEntry[] = [];
   private head = 0;
   private waiter: { resolve: (r: IteratorResult<unknown>) => void; reject: (e: unknown) => void } | undefined;
   private closedWith: SwitchyardError | undefined;
@@ -308,16 +328,32 @@ class InputItems implements AsyncIterableIterator<unknown> {
     this.batch = creditBatch(window);
   }
 
-  push(item: unknown): void {
+  push(seq: number, item: unknown, bad: SwitchyardError | undefined): void {
     this.received++;
+    const entry: InputEntry = { seq, item, bad };
     const w = this.waiter;
     if (w) {
       this.waiter = undefined;
-      this.take();
-      w.resolve({ done: false, value: item });
+      this.hand(entry, w.resolve, w.reject);
     } else {
-      this.items.push(item);
+      this.items.push(entry);
     }
+  }
+
+  /** Give one entry to the handler: the item, or the stream's end when it is bad. */
+  private hand(
+    entry: InputEntry,
+    resolve: (r: IteratorResult<unknown>) => void,
+    reject: (e: unknown) => void,
+  ): void {
+    const err = entry.bad ?? this.session.checkInput(entry.seq, entry.item);
+    if (err) {
+      if (entry.bad) this.session.failInput(err);
+      reject(err);
+      return;
+    }
+    this.take();
+    resolve({ done: false, value: entry.item });
   }
 
   end(): void {
@@ -351,13 +387,12 @@ class InputItems implements AsyncIterableIterator<unknown> {
 
   next(): Promise<IteratorResult<unknown>> {
     if (this.head < this.items.length) {
-      const value = this.items[this.head++];
+      const entry = this.items[this.head++]!;
       if (this.head === this.items.length) {
         this.items.length = 0;
         this.head = 0;
       }
-      this.take();
-      return Promise.resolve({ done: false, value });
+      return new Promise((resolve, reject) => this.hand(entry, resolve, reject));
     }
     if (this.closed) return this.closedWith ? Promise.reject(this.closedWith) : Promise.resolve(DONE);
     if (this.ended) return Promise.resolve(DONE);
