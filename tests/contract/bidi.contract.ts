@@ -19,7 +19,14 @@ import {
 } from '@switchyard/broker';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { uniqueNamespace } from '../harness/servers.js';
-import { type ContractFactory, type ContractHarness, deferred, eventually, rejection, sleep } from './transport.contract.js';
+import {
+  type ContractFactory,
+  type ContractHarness,
+  deferred,
+  eventually,
+  rejection,
+  sleep,
+} from './transport.contract.js';
 
 const HEARTBEAT_MS = 1_000;
 
