@@ -341,11 +341,7 @@ class InputItems implements AsyncIterableIterator<unknown> {
   }
 
   /** Give one entry to the handler: the item, or the stream's end when it is bad. */
-  private hand(
-    entry: InputEntry,
-    resolve: (r: IteratorResult<unknown>) => void,
-    reject: (e: unknown) => void,
-  ): void {
+  private hand(entry: InputEntry, resolve: (r: IteratorResult<unknown>) => void, reject: (e: unknown) => void): void {
     const err = entry.bad ?? this.session.checkInput(entry.seq, entry.item);
     if (err) {
       if (entry.bad) this.session.failInput(err);
