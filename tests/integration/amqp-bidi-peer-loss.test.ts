@@ -113,4 +113,33 @@ describe('a bidi peer killed mid-stream', () => {
     expect(reason).toMatchObject({ code: 'UNAVAILABLE' });
     expect(abortedAt - killedAt).toBeLessThan(HEARTBEAT_MS * 4);
   });
+
+  it('a server that closes gives its open streams the drain timeout, then ends them UNAVAILABLE (retryable)', async () => {
+    const service = 'loss-close';
+    const server = new AmqpTransport({ url, namespace, drainTimeoutMs: 300 });
+    transports.push(server);
+    await server.start();
+    let reason: unknown;
+    await server.serve(service, {
+      chat: {
+        bidi: 'bidi',
+        async *handler(req) {
+          req.signal.addEventListener('abort', () => {
+            reason = req.signal.reason;
+          });
+          for await (const item of req.input!) yield item;
+        },
+      },
+    });
+    const caller = await transport();
+    const call = caller.bidi(service, 'chat', { heartbeatMs: 30_000 });
+    await call.send('one');
+    expect((await call.next()).value).toBe('one');
+    const waiting = rejection(call.next());
+    await server.close();
+    const err = await waiting;
+    expect(err).toMatchObject({ code: 'UNAVAILABLE', retryable: true });
+    expect(err.message).toContain('server closed');
+    expect(reason).toMatchObject({ code: 'UNAVAILABLE' });
+  });
 });

@@ -109,9 +109,12 @@ export class BidiSession {
     }
   }
 
-  /** The channel carrying the stream is gone: nothing more can reach the caller. */
-  lost(reason: SwitchyardError): void {
-    this.stop(reason);
+  /**
+   * End the stream from outside: the channel carrying it is gone (nothing can reach the
+   * caller), or the server is closing (`tell`: the caller gets the reason as an error).
+   */
+  lost(reason: SwitchyardError, tell = false): void {
+    this.stop(reason, tell);
   }
 
   /** Open the stream, run the handler, send its output; resolves when the stream is over, however it ended. */
