@@ -142,4 +142,36 @@ describe('a bidi peer killed mid-stream', () => {
     expect(err.message).toContain('server closed');
     expect(reason).toMatchObject({ code: 'UNAVAILABLE' });
   });
+
+  it('a stream whose request RabbitMQ hands to another instance after a SIGKILL fails UNAVAILABLE there and is cancelled, not resumed', async () => {
+    const service = 'loss-handover';
+    const first = await startPeer('server', service, 'ready');
+    const caller = await transport();
+    const call = caller.bidi(service, 'chat', { heartbeatMs: 30_000 });
+    await call.send('one');
+    expect((await call.next()).value).toBe('one');
+    // A second instance, up only now, so the stream surely runs on the first one.
+    const survivor = await transport();
+    let handedOver: unknown;
+    const cancelled = new Promise<void>((resolve) => {
+      void survivor.serve(service, {
+        chat: {
+          bidi: 'bidi',
+          async *handler(req) {
+            handedOver = req.redelivered;
+            req.signal.addEventListener('abort', () => resolve());
+            for await (const item of req.input!) yield item;
+          },
+        },
+      });
+    });
+    const waiting = rejection(call.next());
+    await kill(first);
+    // The heartbeat is 30 s: what ends the stream this early is the second open.
+    const err = await waiting;
+    expect(err.code).toBe('UNAVAILABLE');
+    expect(err.message).toContain('interrupted');
+    await cancelled;
+    expect(handedOver).toBe(true);
+  });
 });
