@@ -94,6 +94,12 @@ export class BidiRunner {
       this.ended(span, started, err);
       throw err;
     }
+    if (req.signal.aborted) {
+      // The stream ended while it waited for admission (a bad first item, a cancel): the handler never runs.
+      release();
+      this.ended(span, started, req.signal.reason);
+      throw req.signal.reason;
+    }
     const ctx = new RequestContext(this.host, this.spec.name, req, trace);
     const end = new StreamEnd(this, req, release, started, span);
     const input = req.input as AsyncIterableIterator<unknown>;
@@ -176,8 +182,7 @@ class StreamEnd {
     private readonly span: Span | undefined,
   ) {
     this.onAbort = () => this.finish(this.stopReason());
-    if (req.signal.aborted) this.onAbort();
-    else req.signal.addEventListener('abort', this.onAbort, { once: true });
+    req.signal.addEventListener('abort', this.onAbort, { once: true });
   }
 
   stopReason(): unknown {
