@@ -4,28 +4,20 @@ import {
   type BidiKind,
   CancelledError,
   ClosedError,
-  DeadlineExceededError,
-  FailedPreconditionError,
   type Headers,
   InternalError,
-  InvalidArgumentError,
   isSwitchyardError,
   type SwitchyardError,
 } from '@switchyard/broker';
-import type {
-  ParentContext,
-  ServiceBidiCall,
-  ServiceBidiOptions,
-  ServiceClientStream,
-} from '../context/context-host.js';
+import type { ParentContext, ServiceBidiCall, ServiceBidiOptions } from '../context/context-host.js';
 import { HEADER } from '../context/headers.js';
-import type { MethodInfo } from '../registry/instance-record.js';
-import type { Violation } from '../schemas/types.js';
 import type { SchemaValidator } from '../schemas/validator.js';
 import { ATTR, messagingSystemOf, RPC_SYSTEM } from '../telemetry/semconv.js';
 import { failSpan, parentContextOf, SpanKind, startSpan, traceparentOf, tracingOn } from '../telemetry/spans.js';
+import { bidiDeadline, itemError, kindMismatch } from './bidi-checks.js';
 import type { CallTarget } from './call-target.js';
 import type { Caller } from './caller.js';
+import { FailedBidi } from './failed-bidi.js';
 import { OK } from './service-metrics.js';
 
 const NO_OPTIONS: ServiceBidiOptions = Object.freeze({});
@@ -93,42 +85,6 @@ export class BidiStreamCaller {
     }
     return new OutgoingBidi(this.caller, t, kind, deadline, headers, o, request, response, span);
   }
-}
-
-function bidiDeadline(o: ServiceBidiOptions, inherited: number | undefined): number | undefined {
-  let deadline = inherited;
-  if (o.timeoutMs !== undefined) {
-    if (typeof o.timeoutMs !== 'number' || !(o.timeoutMs > 0))
-      throw new InvalidArgumentError(`timeoutMs must be a positive number, got ${String(o.timeoutMs)}`);
-    const d = Date.now() + o.timeoutMs;
-    if (deadline === undefined || d < deadline) deadline = d;
-  }
-  if (o.deadline !== undefined && (deadline === undefined || o.deadline < deadline)) deadline = o.deadline;
-  if (deadline !== undefined && deadline <= Date.now())
-    throw new DeadlineExceededError('the deadline passed before the stream was opened');
-  return deadline;
-}
-
-function kindMismatch(t: CallTarget, info: MethodInfo, kind: BidiKind): SwitchyardError {
-  const [is, how] =
-    info.kind === 'bidi'
-      ? ['a bidi method', 'bidi()']
-      : info.kind === 'client'
-        ? ['a client-streaming method', 'clientStream()']
-        : info.streaming
-          ? ['a server-streaming method', 'stream()']
-          : ['a unary method', 'call()'];
-  const want = kind === 'bidi' ? 'bidi stream' : 'client stream';
-  return new FailedPreconditionError(`${t.service}.${t.method} is ${is}, not a ${want}: call it with ${how}`, {
-    details: { service: t.service, method: t.method, kind: info.kind ?? (info.streaming ? 'server' : 'unary') },
-  });
-}
-
-function itemError(t: CallTarget, direction: 'request' | 'response', seq: number, violations: Violation[]) {
-  const summary = violations.map((v) => `${v.pointer || '/'}: ${v.message}`).join('; ');
-  return new InvalidArgumentError(`${t.service}.${t.method}: ${direction} item #${seq} is invalid: ${summary}`, {
-    details: { seq, direction, violations },
-  });
 }
 
 /**
@@ -344,53 +300,4 @@ export class OutgoingBidi implements ServiceBidiCall {
       this.span.end();
     }
   }
-}
-
-/** A stream that failed before it opened: every use rejects with `err` (`next()` once). */
-export class FailedBidi implements ServiceBidiCall {
-  readonly id = '';
-  private thrown = false;
-
-  constructor(private readonly err: SwitchyardError) {}
-
-  [Symbol.asyncIterator](): AsyncIterableIterator<unknown> {
-    return this;
-  }
-
-  send(): Promise<void> {
-    return Promise.reject(this.err);
-  }
-
-  end(): Promise<void> {
-    return Promise.resolve();
-  }
-
-  cancel(): void {}
-
-  next(): Promise<IteratorResult<unknown>> {
-    if (this.thrown) return Promise.resolve(DONE);
-    this.thrown = true;
-    return Promise.reject(this.err);
-  }
-
-  return(): Promise<IteratorResult<unknown>> {
-    this.thrown = true;
-    return Promise.resolve(DONE);
-  }
-
-  reply(): Promise<unknown> {
-    return Promise.reject(this.err);
-  }
-}
-
-/** `clientStream()`'s shape over either: `end()` resolves to the reply. */
-export function clientStreamOf(call: OutgoingBidi | FailedBidi): ServiceClientStream {
-  return {
-    get id() {
-      return call.id;
-    },
-    send: (item) => call.send(item),
-    end: () => call.reply(),
-    cancel: (reason) => call.cancel(reason),
-  };
 }
