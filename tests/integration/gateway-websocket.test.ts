@@ -146,7 +146,10 @@ interface Client {
 }
 
 /** Opens a WebSocket; rejects with the refusal's status and JSON body when the upgrade is refused. */
-function open(path: string, options: { headers?: Record<string, string>; protocols?: string[] } = {}): Promise<WebSocket> {
+function open(
+  path: string,
+  options: { headers?: Record<string, string>; protocols?: string[] } = {},
+): Promise<WebSocket> {
   return new Promise((resolve, reject) => {
     const ws = new WebSocket(wsUrl(path), options.protocols ?? [], { headers: options.headers });
     ws.once('open', () => resolve(ws));
