@@ -23,6 +23,7 @@ import { uniqueNamespace } from '../harness/servers.js';
 // client that stops reading holds the service back instead of filling the gateway.
 
 const namespace = uniqueNamespace('gw-ws');
+const MONEY = 'https://schemas.switchyard.dev/common/money.json';
 
 let infra: Infrastructure;
 let server: Server;
@@ -90,6 +91,22 @@ beforeAll(async () => {
         }
       },
     },
+    // Reads its first item, then nothing: a client that goes on sending must be held back.
+    sink: {
+      bidi: 'bidi',
+      handler: async function* (req) {
+        const first = (await req.input!.next()).value as { tag: string };
+        const seen = { produced: 0, closed: false, aborted: false };
+        hoses.set(first.tag, seen);
+        try {
+          await new Promise((resolve) => req.signal.addEventListener('abort', resolve, { once: true }));
+          yield { never: true };
+        } finally {
+          seen.closed = true;
+          seen.aborted = req.signal.aborted;
+        }
+      },
+    },
     ticks: {
       streaming: true,
       handler: async function* () {
@@ -104,6 +121,7 @@ beforeAll(async () => {
     methods: {
       echo: { kind: 'bidi' },
       firehose: { kind: 'bidi' },
+      sink: { kind: 'bidi' },
       ticks: { streaming: true },
       balance: {},
     },
@@ -113,6 +131,8 @@ beforeAll(async () => {
     route('secure', 'echo', { auth: { mode: 'required', scopes: ['chat:use'] } }),
     route('limited', 'echo', { rateLimit: { points: 2, durationSeconds: 60, key: 'ip' } }),
     route('fire', 'firehose'),
+    route('sink', 'sink'),
+    route('typed', 'echo', { requestSchema: MONEY }),
     route('unary', 'balance'),
     {
       id: 'ticks',
@@ -121,7 +141,9 @@ beforeAll(async () => {
       auth: { mode: 'off' },
     },
   ]);
-  gw = await startGateway({ infra, routes, auth: { jwt: devJwtVerifierOptions() } });
+  // Pings every 300 ms: a held-back connection whose client vanished is found by the next
+  // write (the gateway reads nothing from it while it waits for credit, so no EOF arrives).
+  gw = await startGateway({ infra, routes, auth: { jwt: devJwtVerifierOptions() }, streamKeepAliveMs: 300 });
   token = await signDevToken({ sub: 'alice', scopes: ['chat:use'] });
   await eventually(async () => {
     const ws = await open('/ws/echo');
@@ -323,6 +345,52 @@ describe('WebSocket streams (stream: websocket)', () => {
     expect(seen.closed).toBe(false);
     c.ws.terminate();
     await eventually(() => expect(seen).toMatchObject({ closed: true, aborted: true }));
+  });
+
+  it('a client that sends faster than the service reads is held back in TCP, not buffered by the gateway', async () => {
+    const c = await client('/ws/sink');
+    c.ws.send(JSON.stringify({ tag: 'fast-writer' }));
+    const seen = await eventually(() => {
+      const s = hoses.get('fast-writer');
+      if (s === undefined) throw new Error('the stream has not started yet');
+      return s;
+    });
+    // 4,000 messages of 16 KiB: 64 MiB the service never reads.
+    const message = JSON.stringify({ pad: 'y'.repeat(16 * 1024) });
+    for (let i = 0; i < 4_000; i++) c.ws.send(message);
+    const total = 4_000 * message.length;
+    // Settled: the client's own send buffer stops shrinking once the gateway stopped reading.
+    let left = -1;
+    await eventually(async () => {
+      const now = c.ws.bufferedAmount;
+      await sleep(200);
+      expect(c.ws.bufferedAmount).toBe(now);
+      left = now;
+    }, 20_000);
+    // Taken off the client: the credit window (16 items), ws's one parsed read, and the
+    // loopback socket buffers (a few MiB). The rest is still the client's.
+    console.info(`fast writer: ${((total - left) / 2 ** 20).toFixed(1)} MiB of 64 MiB left the client`);
+    expect(left).toBeGreaterThan(total / 2);
+    expect(seen.closed).toBe(false);
+    c.ws.terminate();
+    await eventually(() => expect(seen).toMatchObject({ closed: true, aborted: true }));
+  });
+
+  it("a route's requestSchema checks every client item at the gateway", async () => {
+    const c = await client('/ws/typed');
+    c.ws.send(JSON.stringify({ amount: 1, currency: 'EUR' }));
+    await eventually(() => expect(c.messages).toHaveLength(1));
+    c.ws.send(JSON.stringify({ amount: 'lots', currency: 'EUR' }));
+    expect((await c.closed).code).toBe(4400);
+    expect(c.messages).toEqual([
+      { echo: { amount: 1, currency: 'EUR' } },
+      {
+        error: expect.objectContaining({
+          code: 'INVALID_ARGUMENT',
+          details: expect.objectContaining({ seq: 1, direction: 'request', violations: expect.any(Array) }),
+        }),
+      },
+    ]);
   });
 
   it('counts streams opened and closed by code', async () => {

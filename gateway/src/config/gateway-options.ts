@@ -86,6 +86,7 @@ export interface GatewayOptions {
    * An SSE stream (an RPC route to a streaming method, `Accept: text/event-stream`) that
    * sent nothing for this long gets a `: keep-alive` comment, so proxies and load
    * balancers with an idle timeout do not cut a quiet stream, ms. 0: never. Default 15000.
+   * A WebSocket stream that sent nothing for this long gets a ping frame.
    */
   streamKeepAliveMs?: number;
   /**

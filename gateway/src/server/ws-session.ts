@@ -17,7 +17,12 @@ export interface WsSessionOptions {
   highWaterBytes: number;
   /** After the client closed, how long the service may go on before its stream is cancelled, ms. */
   halfCloseGraceMs: number;
-  /** A connection that wrote nothing for this long gets a ping frame (idle-timeout proxies), ms. 0: never. */
+  /**
+   * A connection that wrote nothing for this long gets a ping frame, ms. 0: never. Keeps
+   * idle-timeout proxies from cutting it, and finds a client that vanished while its
+   * socket was paused: nothing is read from it then, so its end never arrives, but a
+   * write to a closed peer fails.
+   */
   keepAliveMs: number;
   /** Checks one client item before it goes to the service (the route's `requestSchema`); throws INVALID_ARGUMENT. */
   validate?: ((item: unknown, seq: number) => void) | undefined;
