@@ -132,6 +132,7 @@ beforeAll(async () => {
     route('limited', 'echo', { rateLimit: { points: 2, durationSeconds: 60, key: 'ip' } }),
     route('fire', 'firehose'),
     route('sink', 'sink'),
+    route('sink-short', 'sink', { timeoutMs: 500 }),
     route('typed', 'echo', { requestSchema: MONEY }),
     route('unary', 'balance'),
     {
@@ -375,6 +376,19 @@ describe('WebSocket streams (stream: websocket)', () => {
     c.ws.terminate();
     await eventually(() => expect(seen).toMatchObject({ closed: true, aborted: true }));
   });
+
+  it("the route's timeoutMs bounds the stream: a held-back client gets DEADLINE_EXCEEDED and close 4504", async () => {
+    const c = await client('/ws/sink-short');
+    c.ws.send(JSON.stringify({ tag: 'deadline' }));
+    const message = JSON.stringify({ pad: 'z'.repeat(16 * 1024) });
+    // Enough to leave the gateway's side paused (waiting for credit) when the deadline hits:
+    // the close must still complete, so the gateway reads the socket again to hear it.
+    for (let i = 0; i < 1_000; i++) c.ws.send(message);
+    const end = await c.closed;
+    expect(end).toEqual({ code: 4504, reason: 'DEADLINE_EXCEEDED' });
+    expect(c.messages).toEqual([{ error: expect.objectContaining({ code: 'DEADLINE_EXCEEDED' }) }]);
+    await eventually(() => expect(hoses.get('deadline')).toMatchObject({ closed: true, aborted: true }));
+  }, 20_000);
 
   it("a route's requestSchema checks every client item at the gateway", async () => {
     const c = await client('/ws/typed');

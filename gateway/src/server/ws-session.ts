@@ -246,6 +246,9 @@ export class WsSession {
     if (this.#ws.readyState === WebSocket.OPEN || this.#ws.readyState === WebSocket.CONNECTING) {
       this.#ws.close(code, reason);
     }
+    // A socket paused for credit must be read again, or the client's answering close frame
+    // waits behind its unread messages until ws gives up (30 s); those messages are ignored.
+    this.#ws.resume();
   }
 
   #onSocketError(err: Error & { code?: string }): void {
