@@ -1,13 +1,23 @@
-import type { Attributes } from '@opentelemetry/api';
+import type { Attributes, Context, Span } from '@opentelemetry/api';
 import { type IncomingRequest, UnavailableError } from '@switchyard/broker';
 import type { ContextHost } from '../context/context-host.js';
-import { callerOf } from '../context/headers.js';
+import { callerOf, HEADER } from '../context/headers.js';
+import { parseTraceparent, type TraceContext } from '../context/trace-context.js';
 import { MethodBulkhead } from '../resilience/bulkhead.js';
 import type { RateLimitOptions } from '../resilience/rate-limit.js';
 import { MethodRateLimiter } from '../resilience/rate-limit.js';
 import type { SchemaRegistry } from '../schemas/schema-registry.js';
 import { ATTR, RPC_SYSTEM } from '../telemetry/semconv.js';
+import { remoteParent, SpanKind, startSpan, traceOfSpan } from '../telemetry/spans.js';
 import { checkPayload } from './payload-check.js';
+
+/** The SERVER span of one request, child of the caller's span from `traceparent`. */
+export interface ServerSpan {
+  readonly span: Span;
+  readonly parent: Context;
+  /** What the handler sees as `ctx.trace`. */
+  readonly trace: TraceContext;
+}
 
 /** What admission needs of a unary or a streaming method. */
 export interface AdmittedMethod {
@@ -46,6 +56,14 @@ export class MethodAdmission {
     this.spanAttributes = { [ATTR.rpcSystem]: RPC_SYSTEM, [ATTR.rpcService]: host.name, [ATTR.rpcMethod]: spec.name };
     this.bulkhead = new MethodBulkhead(this.label, spec.maxConcurrent, spec.maxQueued);
     this.#limiter = spec.rateLimit ? new MethodRateLimiter(this.label, spec.rateLimit) : undefined;
+  }
+
+  /** Start the request's SERVER span (callers check `tracingOn()` first). */
+  serverSpan(req: IncomingRequest): ServerSpan {
+    const header = req.headers[HEADER.traceparent];
+    const parent = remoteParent(header);
+    const span = startSpan(this.spanName, SpanKind.SERVER, this.spanAttributes, parent);
+    return { span, parent, trace: traceOfSpan(span, parseTraceparent(header)?.parentSpanId) };
   }
 
   /**

@@ -8,11 +8,10 @@ import {
 } from '@switchyard/broker';
 import { RequestContext } from '../context/call-context.js';
 import type { ContextHost } from '../context/context-host.js';
-import { HEADER } from '../context/headers.js';
-import { parseTraceparent, type TraceContext } from '../context/trace-context.js';
+import type { TraceContext } from '../context/trace-context.js';
 import type { MethodBulkhead } from '../resilience/bulkhead.js';
 import type { SchemaRegistry } from '../schemas/schema-registry.js';
-import { endWith, remoteParent, SpanKind, startSpan, traceOfSpan, tracingOn, withSpan } from '../telemetry/spans.js';
+import { endWith, tracingOn, withSpan } from '../telemetry/spans.js';
 import { MethodAdmission } from './method-admission.js';
 import { OK, type ServiceMetrics } from './service-metrics.js';
 import type { ResolvedMethod } from './service-options.js';
@@ -57,10 +56,7 @@ export class MethodRunner {
    * with it active and sees it as `ctx.trace`.
    */
   private traced(req: IncomingRequest): Promise<unknown> {
-    const header = req.headers[HEADER.traceparent];
-    const parent = remoteParent(header);
-    const span = startSpan(this.admission.spanName, SpanKind.SERVER, this.admission.spanAttributes, parent);
-    const trace = traceOfSpan(span, parseTraceparent(header)?.parentSpanId);
+    const { span, parent, trace } = this.admission.serverSpan(req);
     return endWith(
       span,
       withSpan(span, parent, () => this.measured(req, trace)),

@@ -8,11 +8,10 @@ import {
 } from '@switchyard/broker';
 import { RequestContext } from '../context/call-context.js';
 import type { ContextHost } from '../context/context-host.js';
-import { HEADER } from '../context/headers.js';
-import { parseTraceparent, type TraceContext } from '../context/trace-context.js';
+import type { TraceContext } from '../context/trace-context.js';
 import type { MethodBulkhead } from '../resilience/bulkhead.js';
 import type { SchemaRegistry } from '../schemas/schema-registry.js';
-import { remoteParent, SpanKind, startSpan, traceOfSpan, tracingOn, withSpan } from '../telemetry/spans.js';
+import { tracingOn, withSpan } from '../telemetry/spans.js';
 import { MethodAdmission } from './method-admission.js';
 import type { ServiceMetrics } from './service-metrics.js';
 import type { ResolvedStream } from './stream-options.js';
@@ -56,12 +55,7 @@ export class StreamRunner {
     let span: Span | undefined;
     let parent: Context | undefined;
     let trace: TraceContext | undefined;
-    if (tracingOn()) {
-      const header = req.headers[HEADER.traceparent];
-      parent = remoteParent(header);
-      span = startSpan(this.admission.spanName, SpanKind.SERVER, this.admission.spanAttributes, parent);
-      trace = traceOfSpan(span, parseTraceparent(header)?.parentSpanId);
-    }
+    if (tracingOn()) ({ span, parent, trace } = this.admission.serverSpan(req));
     let release: () => void;
     let source: AsyncIterable<unknown> | Iterable<unknown>;
     let ctx: RequestContext;
