@@ -1,6 +1,7 @@
 import { rmSync } from 'node:fs';
 import { SpanKind } from '@opentelemetry/api';
 import { InMemorySpanExporter, type ReadableSpan } from '@opentelemetry/sdk-trace-base';
+import { FailedPreconditionError } from '@switchyard/broker';
 import { createInfrastructure, createService, type Infrastructure, type Service, startTracing } from '@switchyard/sdk';
 import { pino } from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -36,6 +37,17 @@ beforeAll(async () => {
         },
       },
     },
+    methods: {
+      echo: {
+        kind: 'bidi',
+        handler: async function* (input: AsyncIterable<unknown>) {
+          for await (const x of input) {
+            if (x === 'stop') throw new FailedPreconditionError('told to stop');
+            yield x;
+          }
+        },
+      },
+    },
   });
   reader = createService({ name: 'reader', version: '1.0.0', infra, logger });
   await clock.start();
@@ -50,11 +62,14 @@ afterAll(async () => {
   rmSync(schemasDir, { recursive: true, force: true });
 });
 
-async function spansOf(run: () => Promise<unknown>): Promise<{ client: ReadableSpan; server: ReadableSpan }> {
+async function spansOf(
+  run: () => Promise<unknown>,
+  name = 'clock/ticks',
+): Promise<{ client: ReadableSpan; server: ReadableSpan }> {
   exporter.reset();
   await run().catch(() => undefined);
   await tracing.flush();
-  const spans = exporter.getFinishedSpans().filter((s) => s.name === 'clock/ticks');
+  const spans = exporter.getFinishedSpans().filter((s) => s.name === name);
   const client = spans.find((s) => s.kind === SpanKind.CLIENT);
   const server = spans.find((s) => s.kind === SpanKind.SERVER);
   if (!client || !server) throw new Error(`spans missing: ${spans.map((s) => `${s.name}/${s.kind}`).join(', ')}`);
@@ -81,5 +96,22 @@ describe('stream spans', () => {
     });
     expect(server.attributes['error.type']).toBe('STREAM_ITEM_INVALID');
     expect(client.attributes['error.type']).toBe('STREAM_ITEM_INVALID');
+  });
+
+  it('a bidi stream: one CLIENT span and its child SERVER span over the whole stream, marked with its code when it fails', async () => {
+    const talk = async (items: unknown[]) => {
+      const call = reader.bidi('clock.echo');
+      for (const x of items) await call.send(x);
+      await call.end();
+      for await (const _ of call) {
+      }
+    };
+    const ok = await spansOf(() => talk([1, 2, 3]), 'clock/echo');
+    expect(ok.server.parentSpanContext?.spanId).toBe(ok.client.spanContext().spanId);
+    expect(ok.server.attributes['rpc.method']).toBe('echo');
+    expect(ok.client.attributes['error.type']).toBeUndefined();
+    const failed = await spansOf(() => talk([1, 'stop']), 'clock/echo');
+    expect(failed.server.attributes['error.type']).toBe('FAILED_PRECONDITION');
+    expect(failed.client.attributes['error.type']).toBe('FAILED_PRECONDITION');
   });
 });
