@@ -1,0 +1,261 @@
+/**
+ * Bidi suite: bidirectional RPC (docs/protocol.md §9), the server in another process,
+ * ~120-byte JSON items, the same window (16) both ways, measured in two directions:
+ * **upload** (the caller sends N items, awaiting each send; the server reads them all and
+ * answers once at the end, the client-streaming shape) and **download** (the caller sends
+ * one `{ count }` item; the server streams N items back and the caller consumes them).
+ *
+ * Baseline: raw amqplib speaking §9 by hand (lib/raw-bidi-caller.ts,
+ * fixtures/bidi-raw-server.ts). Ours: `AmqpTransport.bidi()` against `AmqpTransport.serve()`
+ * with a `bidi` method checking every item against its JSON Schema (SDK SchemaRegistry),
+ * as the rpc suite measures unary calls.
+ *
+ * As in the stream suite, both variants are up at once (own server process and namespace
+ * each) and measured in interleaved bursts — raw, ours, ours, raw, ... — so load on the
+ * machine falls on both alike; each round yields an ours/raw ratio of items/s per
+ * direction, and the suite reports the median over rounds. Both ratios target >= 0.85.
+ */
+import { AmqpTransport } from '@switchyard/broker';
+import { BIDI_SERVICE, type BidiCount, bidiItem, DOWNLOAD_METHOD, UPLOAD_METHOD } from './lib/bidi-items.js';
+import { deleteTopology } from './lib/cleanup.js';
+import { benchAmqpUrl, benchNamespace, envInt } from './lib/config.js';
+import { type Fixture, startFixture } from './lib/fixture.js';
+import { cpuMicros } from './lib/fixture-process.js';
+import { RawBidiCaller } from './lib/raw-bidi-caller.js';
+import { rpcExchange, rpcQueue } from './lib/rpc-topology.js';
+import { median, nowMs, ratePerSecond } from './lib/stats.js';
+import type { SuiteReport } from './lib/suite.js';
+import { printTable } from './lib/table.js';
+
+const TARGET = 0.85;
+
+type VariantName = 'raw' | 'ours';
+const DIRECTIONS = ['upload', 'download'] as const;
+type Direction = (typeof DIRECTIONS)[number];
+
+type Params = {
+  rounds: number;
+  bursts: number;
+  /** Items per direction, round and variant; one stream per burst, direction and variant. */
+  items: number;
+  warmupItems: number;
+  window: number;
+  itemBytes: number;
+};
+
+interface Caller {
+  /** Send `count` items through one stream; resolves with the count the server answered. */
+  upload(count: number): Promise<number>;
+  /** Have the server stream `count` items; resolves with the number consumed. */
+  download(count: number): Promise<number>;
+  close(): Promise<void>;
+}
+
+interface Setting {
+  url: string;
+  window: number;
+}
+
+const VARIANTS: Record<
+  VariantName,
+  { fixture: string; label: string; caller(s: Setting, ns: string): Promise<Caller> }
+> = {
+  raw: {
+    fixture: 'bidi-raw-server.ts',
+    label: 'raw amqplib §9',
+    async caller(s, namespace) {
+      const c = new RawBidiCaller(s.url, namespace);
+      await c.start();
+      return {
+        upload: (count) => c.upload(BIDI_SERVICE, count, s.window),
+        download: (count) => c.download(BIDI_SERVICE, count, s.window),
+        close: () => c.close(),
+      };
+    },
+  },
+  ours: { fixture: 'bidi-ours-server.ts', label: 'AmqpTransport.bidi()', caller: transportCaller },
+};
+
+/** The caller side of "ours": `AmqpTransport.bidi()` with its defaults but the window. */
+async function transportCaller(s: Setting, namespace: string): Promise<Caller> {
+  const transport = new AmqpTransport({ url: s.url, namespace });
+  await transport.start();
+  return {
+    async upload(count) {
+      const call = transport.bidi(BIDI_SERVICE, UPLOAD_METHOD, { window: s.window });
+      for (let n = 0; n < count; n++) await call.send(bidiItem(n));
+      await call.end();
+      let answer: BidiCount | undefined;
+      for await (const x of call) answer = x as BidiCount;
+      return answer?.count ?? -1;
+    },
+    async download(count) {
+      const call = transport.bidi(BIDI_SERVICE, DOWNLOAD_METHOD, { window: s.window });
+      await call.send({ count } satisfies BidiCount);
+      await call.end();
+      let seen = 0;
+      for await (const _ of call) seen++;
+      return seen;
+    },
+    close: () => transport.close(),
+  };
+}
+
+/** One variant's figures in one direction and round. */
+interface Figures {
+  itemsPerSecond: number;
+  /** CPU time per item during the measured bursts, µs: hardly moved by other load. */
+  callerCpuUsPerItem: number;
+  serverCpuUsPerItem: number;
+}
+type Round = Record<Direction, Record<VariantName, Figures>>;
+
+export async function runBidi(): Promise<SuiteReport> {
+  const params: Params = {
+    rounds: envInt('BENCH_ROUNDS', 3),
+    bursts: envInt('BENCH_BURSTS', 10),
+    items: envInt('BENCH_BIDI_ITEMS', 50_000),
+    warmupItems: envInt('BENCH_BIDI_WARMUP', 5_000),
+    window: envInt('BENCH_BIDI_WINDOW', 16),
+    itemBytes: Buffer.byteLength(JSON.stringify(bidiItem(12_345))),
+  };
+  const setting: Setting = { url: benchAmqpUrl(), window: params.window };
+  const rounds: Round[] = [];
+  for (let r = 0; r < params.rounds; r++) {
+    const round = await runRound(setting, params);
+    rounds.push(round);
+    for (const d of DIRECTIONS) {
+      for (const v of ['raw', 'ours'] as const) {
+        const f = round[d][v];
+        console.log(
+          `bidi round ${r + 1}/${params.rounds} ${d.padEnd(8)} ${v.padEnd(4)}: ${Math.round(f.itemsPerSecond)} items/s, ` +
+            `CPU/item caller ${f.callerCpuUsPerItem.toFixed(1)} µs, server ${f.serverCpuUsPerItem.toFixed(1)} µs`,
+        );
+      }
+      console.log(
+        `bidi round ${r + 1}/${params.rounds} ${d} items ratio ${(round[d].ours.itemsPerSecond / round[d].raw.itemsPerSecond).toFixed(3)}`,
+      );
+    }
+  }
+  const r3 = (x: number) => Math.round(x * 1000) / 1000;
+  const per = (d: Direction, get: (f: Figures) => number) =>
+    r3(median(rounds.map((r) => get(r[d].ours) / get(r[d].raw))));
+  const ratio: Record<string, number> = {};
+  for (const d of DIRECTIONS) {
+    ratio[`${d}_items_ratio`] = per(d, (f) => f.itemsPerSecond);
+    ratio[`${d}_caller_cpu_ratio`] = per(d, (f) => f.callerCpuUsPerItem);
+    ratio[`${d}_server_cpu_ratio`] = per(d, (f) => f.serverCpuUsPerItem);
+  }
+  const medianFigures = (d: Direction, v: VariantName): Figures => ({
+    itemsPerSecond: median(rounds.map((r) => r[d][v].itemsPerSecond)),
+    callerCpuUsPerItem: median(rounds.map((r) => r[d][v].callerCpuUsPerItem)),
+    serverCpuUsPerItem: median(rounds.map((r) => r[d][v].serverCpuUsPerItem)),
+  });
+  const figures = Object.fromEntries(
+    DIRECTIONS.map((d) => [d, { raw: medianFigures(d, 'raw'), ours: medianFigures(d, 'ours') }]),
+  ) as Record<Direction, Record<VariantName, Figures>>;
+  printTable(
+    `bidi: median of ${params.rounds} rounds; per round, direction and variant ${params.items} items of ${params.itemBytes} bytes, window ${params.window}, in ${params.bursts} interleaved bursts`,
+    ['direction', 'variant', 'items/s', 'caller CPU µs/item', 'server CPU µs/item'],
+    DIRECTIONS.flatMap((d) =>
+      (['raw', 'ours'] as const).map((v) => {
+        const f = figures[d][v];
+        return [d, VARIANTS[v].label, f.itemsPerSecond, f.callerCpuUsPerItem, f.serverCpuUsPerItem];
+      }),
+    ),
+  );
+  const metBy = Object.fromEntries(DIRECTIONS.map((d) => [d, ratio[`${d}_items_ratio`]! >= TARGET])) as Record<
+    Direction,
+    boolean
+  >;
+  printTable(
+    'bidi ratios (ours / raw, median over rounds)',
+    ['ratio', 'value', 'target', 'met'],
+    DIRECTIONS.flatMap((d) => [
+      [`${d}_items_ratio`, ratio[`${d}_items_ratio`], `>= ${TARGET}`, String(metBy[d])],
+      [`${d}_caller_cpu_ratio`, ratio[`${d}_caller_cpu_ratio`], '(info)', '-'],
+      [`${d}_server_cpu_ratio`, ratio[`${d}_server_cpu_ratio`], '(info)', '-'],
+    ]),
+  );
+  return {
+    method: `${params.rounds} rounds; in each, raw and ours run side by side in ${params.bursts} interleaved bursts (order alternating), one upload and one download stream per burst and variant; ratios are medians over rounds of ours/raw`,
+    params,
+    figures,
+    ratio,
+    targets: { upload_items_ratio: `>= ${TARGET}`, download_items_ratio: `>= ${TARGET}` },
+    met: metBy.upload && metBy.download,
+    rounds,
+  };
+}
+
+interface Tally {
+  items: number;
+  elapsedMs: number;
+  callerCpu: number;
+  serverCpu: number;
+}
+
+interface Side {
+  name: VariantName;
+  namespace: string;
+  server: Fixture;
+  caller: Caller;
+  tally: Record<Direction, Tally>;
+}
+
+const newTally = (): Tally => ({ items: 0, elapsedMs: 0, callerCpu: 0, serverCpu: 0 });
+
+async function runRound(s: Setting, params: Params): Promise<Round> {
+  const sides: Side[] = [];
+  try {
+    for (const name of ['raw', 'ours'] as const) {
+      // A fresh namespace and server per round: nothing carries over.
+      const namespace = benchNamespace('bidi');
+      const server = await startFixture(VARIANTS[name].fixture, { BENCH_AMQP: s.url, BENCH_NAMESPACE: namespace });
+      const side: Partial<Side> = {
+        name,
+        namespace,
+        server,
+        tally: { upload: newTally(), download: newTally() },
+      };
+      sides.push(side as Side);
+      side.caller = await VARIANTS[name].caller(s, namespace);
+    }
+    for (const side of sides) for (const d of DIRECTIONS) await expectItems(side, d, params.warmupItems);
+    const perBurst = Math.max(1, Math.floor(params.items / params.bursts));
+    for (let b = 0; b < params.bursts; b++) {
+      for (const d of DIRECTIONS) {
+        for (const side of b % 2 === 0 ? sides : [...sides].reverse()) {
+          const t = side.tally[d];
+          const server0 = await side.server.cpuMicros();
+          const caller0 = cpuMicros();
+          const t0 = nowMs();
+          await expectItems(side, d, perBurst);
+          t.elapsedMs += nowMs() - t0;
+          t.callerCpu += cpuMicros() - caller0;
+          t.serverCpu += (await side.server.cpuMicros()) - server0;
+          t.items += perBurst;
+        }
+      }
+    }
+    const figuresOf = (t: Tally): Figures => ({
+      itemsPerSecond: ratePerSecond(t.items, t.elapsedMs),
+      callerCpuUsPerItem: t.callerCpu / t.items,
+      serverCpuUsPerItem: t.serverCpu / t.items,
+    });
+    const round = {} as Round;
+    for (const d of DIRECTIONS) round[d] = { raw: figuresOf(sides[0]!.tally[d]), ours: figuresOf(sides[1]!.tally[d]) };
+    return round;
+  } finally {
+    for (const side of sides) {
+      await side.caller?.close();
+      await side.server.stop();
+      await deleteTopology(s.url, [rpcQueue(side.namespace, BIDI_SERVICE)], [rpcExchange(side.namespace)]);
+    }
+  }
+}
+
+async function expectItems(side: Side, d: Direction, count: number): Promise<void> {
+  const seen = await (d === 'upload' ? side.caller.upload(count) : side.caller.download(count));
+  if (seen !== count) throw new Error(`${side.name}: a ${d} stream of ${count} items delivered ${seen}`);
+}
