@@ -17,6 +17,18 @@ Streaming method (protocol §5: items within the caller's credit window, `end` l
               with a NOT_FOUND error instead. Each stream that ends prints one line:
   STREAM {"id", "method", "reason": "end"|"error"|"cancelled"|"deadline", "sent"}
 
+Bidi and client-streaming methods (protocol §9: `open` first with the caller's credit,
+credit granted back as caller items are taken, never more items than the caller's
+window + credit, pings when idle for a third of the heartbeat, the caller given up after a
+whole heartbeat of silence; a caller item failing its check ends the call INVALID_ARGUMENT
+with details.seq and details.direction "request"):
+  chat   bidi, items {text: string} -> {echo: text, n: the item's x-seq}; after the
+         caller's `end` one last item {summary: true, count} and then `end`
+  total  client-streaming, items: numbers -> one reply {total, count}
+  Each call that ends prints one line too ("reason" also "ok" for a client stream's reply
+  and "lost" for a caller silent for a heartbeat; "received" counts caller items):
+  STREAM {"id", "method", "reason", "sent", "received"}
+
 Optionally (--subscribe PATTERN) it consumes events of one group, with the retry and
 dead-letter rules of protocol §3. It prints one JSON line per event it handles:
   EVENT {"id", "topic", "payload", "attempt", "redelivered", "headers"}
@@ -32,6 +44,7 @@ Prints `READY` once consuming; exits 0 on SIGTERM/SIGINT after closing the conne
 """
 
 import argparse
+import collections
 import datetime
 import json
 import os
@@ -49,6 +62,12 @@ DEFAULT_AMQP = 'amqp://guest:guest@127.0.0.1:5672/%2F'
 DEFAULT_NAMESPACE = 'switchyard'
 JSON_TYPE = 'application/json'
 DIRECT_REPLY_TO = 'amq.rabbitmq.reply-to'
+# Bidi and client streaming (protocol §9): the version spoken, windows and heartbeats.
+BIDI_VERSION = '1'
+DEFAULT_WINDOW = 16
+MAX_WINDOW = 10000
+DEFAULT_HEARTBEAT_MS = 10000
+MIN_HEARTBEAT_MS = 100
 
 # Codes a caller may retry (docs/errors.md); every other code is final.
 RETRYABLE = {'UNAVAILABLE', 'RESOURCE_EXHAUSTED', 'CIRCUIT_OPEN', 'UNROUTABLE',
@@ -295,12 +314,70 @@ def levels(payload, _props):
 STREAMS = {'levels': levels}
 
 
+# Bidi and client-streaming methods (protocol §9). A handler is a class made once per
+# call: `check(item)` lists the violations of one caller item (checked as it arrives),
+# `on_item` returns the items to answer with, and `on_end` (after the caller's `end`)
+# returns the last items (bidi) or the one reply (client). They run on the connection's
+# thread and never block; BidiSession decides when, within the credit each side granted.
+
+
+class Chat:
+    """bidi `chat`: {text} -> {echo: text, n: seq}; after the caller's end, {summary: true, count}."""
+
+    kind = 'bidi'
+
+    def __init__(self, _props):
+        self.count = 0
+
+    @staticmethod
+    def check(item):
+        if not isinstance(item, dict):
+            return [{'pointer': '', 'message': 'must be an object'}]
+        if not isinstance(item.get('text'), str):
+            return [{'pointer': '/text', 'message': 'must be a string'}]
+        return []
+
+    def on_item(self, item, seq):
+        self.count += 1
+        return [{'echo': item['text'], 'n': seq}]
+
+    def on_end(self):
+        return [{'summary': True, 'count': self.count}]
+
+
+class Total:
+    """client-streaming `total`: numbers in -> one reply {total, count}."""
+
+    kind = 'client'
+
+    def __init__(self, _props):
+        self.total = 0
+        self.count = 0
+
+    @staticmethod
+    def check(item):
+        if isinstance(item, bool) or not isinstance(item, (int, float)):
+            return [{'pointer': '', 'message': 'must be a number'}]
+        return []
+
+    def on_item(self, item, _seq):
+        self.total += item
+        self.count += 1
+        return ()
+
+    def on_end(self):
+        return {'total': self.total, 'count': self.count}
+
+
+BIDI = {'chat': Chat, 'total': Total}
+
+
 # ---------------------------------------------------------------------------------
 # RPC server (protocol §4)
 
 
 class RpcServer:
-    def __init__(self, channel, namespace, service):
+    def __init__(self, channel, namespace, service, input_window=DEFAULT_WINDOW):
         self.ch = channel
         self.ns = namespace
         self.service = service
@@ -308,6 +385,8 @@ class RpcServer:
         self.tag = None
         self.control_tag = None
         self.streams = {}  # correlation id -> OutgoingStream
+        self.bidi = {}  # correlation id -> BidiSession
+        self.input_window = input_window  # caller items of a bidi call we buffer (x-credit of open)
 
     def start(self, prefetch):
         self.ch.exchange_declare(f'{self.ns}.rpc', 'direct', durable=True)
@@ -316,8 +395,9 @@ class RpcServer:
         self.ch.queue_bind(self.queue, f'{self.ns}.rpc', routing_key=self.service)
         self.ch.basic_qos(prefetch_count=prefetch)
         self.tag = self.ch.basic_consume(self.queue, self.on_request, auto_ack=False)
-        # Stream control (credit, cancel) comes to this channel's own direct reply-to
-        # address, which every stream message carries in reply_to (protocol §5).
+        # Stream control (credit, cancel) and a bidi caller's items come to this channel's
+        # own direct reply-to address, which every stream message carries in reply_to
+        # (protocol §5, §9): so they must be published from this channel too.
         self.control_tag = self.ch.basic_consume(DIRECT_REPLY_TO, self.on_control, auto_ack=True)
 
     def on_request(self, ch, method, props, body):
@@ -342,6 +422,11 @@ class RpcServer:
         try:
             if not name:
                 raise ServiceError('INVALID_ARGUMENT', 'request has no x-method header')
+            kind = header(props, 'x-stream-kind')
+            if name in BIDI or kind is not None:
+                # Before decoding: a bidi opening request has an empty body (protocol §9).
+                self.open_bidi(method.delivery_tag, props, name, kind, span)
+                return  # acked when the call is over
             payload = decode_json(props, body)
             handler = METHODS.get(name)
             window = header(props, 'x-stream-window')
@@ -371,7 +456,34 @@ class RpcServer:
         ch.basic_ack(method.delivery_tag)
         span.end()
 
-    def on_control(self, _ch, _method, props, _body):
+    def open_bidi(self, delivery_tag, props, name, kind, span):
+        """Refuse a request that cannot open `name` (raises ServiceError), else open the call."""
+        handler = BIDI.get(name)
+        if handler is None and name not in METHODS and name not in STREAMS:
+            raise ServiceError('UNIMPLEMENTED', f'{self.service} has no method "{name}"')
+        if handler is None or handler.kind != kind:
+            as_ = {'bidi': 'a bidi stream', 'client': 'a client stream'}.get(
+                handler.kind if handler else None, 'a server stream' if name in STREAMS else 'a unary call')
+            raise ServiceError('FAILED_PRECONDITION',
+                               f'{self.service}.{name} is not a {kind or "unary or server-streaming"} method: '
+                               f'call it as {as_}')
+        version = header(props, 'x-stream-version')
+        if version != BIDI_VERSION:
+            raise ServiceError('FAILED_PRECONDITION', f'{self.service}.{name}: bidi stream version '
+                               f'{json.dumps(version)} is not spoken here', {'supported': [BIDI_VERSION]})
+        content_type = (props.content_type or JSON_TYPE).split(';')[0].strip().lower()
+        if content_type != JSON_TYPE:
+            # Items go both ways in the request's content type; only JSON is spoken here.
+            raise ServiceError('INVALID_ARGUMENT', f'unsupported content type "{props.content_type}"',
+                               {'contentType': props.content_type})
+        session = BidiSession(self, delivery_tag, props, name, handler(props), span)
+        self.bidi[session.id] = session
+        session.open()
+
+    def on_control(self, _ch, _method, props, body):
+        session = self.bidi.get(props.correlation_id)
+        if session is not None:
+            return session.on_message(props, body)
         stream = self.streams.get(props.correlation_id)
         if stream is None:
             return  # the stream is over already
@@ -382,12 +494,22 @@ class RpcServer:
         elif control == 'cancel':
             stream.finish('cancelled')
 
-    def expire_streams(self):
-        """At its deadline a stream stops; the caller fails it with DEADLINE_EXCEEDED itself."""
+    def tick(self):
+        """Timers, run between slices of process_data_events (BlockingConnection is single
+        threaded): stream deadlines, bidi pings and lost callers. Returns how long the next
+        slice may block."""
         now_ms = time.time() * 1000
         for stream in list(self.streams.values()):
+            # At its deadline a stream stops; the caller fails it with DEADLINE_EXCEEDED itself.
             if stream.deadline_ms is not None and stream.deadline_ms <= now_ms:
                 stream.finish('deadline')
+        wait = 0.1  # so a signal is noticed quickly
+        now = time.monotonic()
+        for session in list(self.bidi.values()):
+            due = session.tick(now)
+            if due is not None:
+                wait = min(wait, due)
+        return max(0.001, wait)
 
     def reply(self, props, status, body, span):
         # The reply continues the trace from this service's span.
@@ -461,6 +583,212 @@ class OutgoingStream:
         self.span.end()
         print('STREAM ' + json.dumps({'id': self.props.correlation_id, 'method': self.method,
                                       'reason': reason, 'sent': self.seq}), flush=True)
+
+
+
+
+def header_int(props, name, default, low, high):
+    """A decimal header clamped to [low, high]; missing or not a number: the default."""
+    try:
+        return min(high, max(low, int(header(props, name))))
+    except (TypeError, ValueError):
+        return default
+
+
+class BidiSession:
+    """One bidi or client-streaming call (protocol §9), driven by messages and by tick().
+
+    Caller items wait in `inbox` (at most the credit we granted), answers in `outbox`. An
+    item is taken from the inbox only when the outbox is empty, so a caller that grants no
+    credit stops the handler, which stops our credit to the caller: both sides' memory
+    stays bounded by their windows.
+    """
+
+    def __init__(self, server, delivery_tag, props, name, handler, span):
+        self.server = server
+        self.delivery_tag = delivery_tag
+        self.props = props
+        self.id = props.correlation_id
+        self.method = name
+        self.handler = handler
+        self.kind = handler.kind
+        self.span = span
+        try:
+            self.deadline_ms = int(header(props, 'x-deadline')) if header(props, 'x-deadline') else None
+        except ValueError:
+            self.deadline_ms = None
+        # What we may send: the caller's window, then every `credit` it sends.
+        self.out_credit = header_int(props, 'x-stream-window', DEFAULT_WINDOW, 1, MAX_WINDOW)
+        self.heartbeat = header_int(props, 'x-heartbeat', DEFAULT_HEARTBEAT_MS, MIN_HEARTBEAT_MS,
+                                    2_147_483_647) / 1000
+        # What the caller may send: our window (in `open`), then every `credit` we send.
+        self.in_window = server.input_window
+        self.granted = self.in_window
+        self.batch = max(1, self.in_window // 2)  # credit goes back in batches of half the window
+        self.uncredited = 0
+        self.received = 0  # caller items received: the next x-seq expected
+        self.inbox = collections.deque()
+        self.outbox = collections.deque()
+        self.input_ended = False
+        self.handler_ended = False
+        self.sent = 0
+        self.done = False
+        self.last_sent = self.last_received = time.monotonic()
+
+    # -- to the caller
+
+    def send(self, headers, body=b'', traced=True):
+        self.last_sent = time.monotonic()
+        if traced:
+            headers = {**headers, 'traceparent': self.span.traceparent()}
+        # reply_to = our own direct reply-to (RabbitMQ rewrites it): the caller's items and
+        # control messages come back to this channel, which consumes it.
+        self.server.ch.basic_publish('', self.props.reply_to, body, pika.BasicProperties(
+            correlation_id=self.id, content_type=JSON_TYPE if body else None,
+            reply_to=DIRECT_REPLY_TO, headers=headers))
+
+    def open(self):
+        # Before the handler runs: the caller learns our address and its credit.
+        self.send({'x-status': 'open', 'x-stream-version': BIDI_VERSION, 'x-credit': str(self.in_window)})
+
+    def fail(self, err, reason='error'):
+        self.span.fail(err.code, err.message)
+        self.send({'x-status': 'error'}, json.dumps(err.body()).encode())
+        self.finish(reason)
+
+    # -- from the caller
+
+    def on_message(self, props, body):
+        if self.done:
+            return
+        self.last_received = time.monotonic()  # any message proves the caller is alive
+        control = header(props, 'x-control')
+        if control == 'credit':
+            try:
+                self.out_credit += max(0, int(header(props, 'x-credit') or '0'))
+            except ValueError:
+                pass  # a bad grant grants nothing
+            return self.pump()
+        if control == 'cancel':
+            return self.finish('cancelled')  # nothing more is sent
+        if control is not None:
+            return  # ping, or a later version's control message
+        status = header(props, 'x-status')
+        if status == 'item':
+            return self.on_item(props, body)
+        if status == 'end':
+            self.input_ended = True
+            return self.pump()
+
+    def on_item(self, props, body):
+        if self.input_ended:
+            return  # after the caller's end: not read
+        seq = header(props, 'x-seq')
+        if seq != str(self.received):
+            return self.fail(ServiceError('UNAVAILABLE', f'{self.method}: caller item {seq} came, '
+                                          f'{self.received} expected; items were lost'))
+        if self.received >= self.granted:
+            return self.fail(ServiceError('RESOURCE_EXHAUSTED', f'{self.method}: the caller sent more items '
+                                          'than it was granted', {'seq': self.received, 'granted': self.granted}))
+        n = self.received
+        self.received += 1
+        try:
+            item = decode_json(props, body)
+        except ServiceError as err:
+            return self.fail(item_invalid(self.method, n, err.message, []))
+        violations = self.handler.check(item)
+        if violations:
+            summary = '; '.join(f"{v['pointer'] or '/'}: {v['message']}" for v in violations)
+            return self.fail(item_invalid(self.method, n, summary, violations))
+        self.inbox.append((n, item))
+        self.pump()
+
+    # -- the handler, within credit
+
+    def pump(self):
+        try:
+            while not self.done:
+                if self.outbox:
+                    if self.out_credit <= 0:
+                        return  # the caller's credit is spent: wait for `credit`
+                    self.send({'x-status': 'item', 'x-seq': str(self.sent)},
+                              json.dumps(self.outbox.popleft()).encode())
+                    self.sent += 1
+                    self.out_credit -= 1
+                elif self.inbox:
+                    seq, item = self.inbox.popleft()
+                    self.grant()
+                    self.outbox.extend(self.handler.on_item(item, seq) or ())
+                elif self.input_ended and not self.handler_ended:
+                    self.handler_ended = True
+                    result = self.handler.on_end()
+                    if self.kind == 'client':
+                        self.send({'x-status': 'ok'}, json.dumps(result).encode())
+                        return self.finish('ok')
+                    self.outbox.extend(result or ())
+                elif self.handler_ended:
+                    self.send({'x-status': 'end'})
+                    return self.finish('end')
+                else:
+                    return  # wait for the caller's next item or end
+        except ServiceError as err:
+            self.fail(err)
+        except Exception as err:  # noqa: BLE001 - a bug must still end the call
+            print(f'{self.server.service}: bidi handler crashed: {err!r}', file=sys.stderr)
+            self.fail(ServiceError('INTERNAL', 'internal error'))
+
+    def grant(self):
+        """The handler took one caller item: give the caller credit back, in batches."""
+        if self.input_ended:
+            return
+        self.uncredited += 1
+        if self.uncredited >= self.batch:
+            self.granted += self.uncredited
+            self.send({'x-control': 'credit', 'x-credit': str(self.uncredited)}, traced=False)
+            self.uncredited = 0
+
+    # -- timers
+
+    def tick(self, now):
+        """Deadline, lost caller and pings; returns the seconds until this call needs a tick again."""
+        if self.deadline_ms is not None and time.time() * 1000 >= self.deadline_ms:
+            self.fail(ServiceError('DEADLINE_EXCEEDED', f'{self.method}: the stream passed its deadline'),
+                      'deadline')
+            return None
+        if now - self.last_received >= self.heartbeat:
+            # Silent for a whole heartbeat: the caller is gone; nobody hears an error.
+            self.span.fail('UNAVAILABLE', 'the caller is gone')
+            self.finish('lost')
+            return None
+        ping_every = self.heartbeat / 3
+        if now - self.last_sent >= ping_every:
+            self.send({'x-control': 'ping'}, traced=False)
+        due = [self.last_sent + ping_every - now, self.last_received + self.heartbeat - now]
+        if self.deadline_ms is not None:
+            due.append(self.deadline_ms / 1000 - time.time())
+        return min(due)
+
+    def finish(self, reason):
+        if self.done:
+            return
+        self.done = True
+        self.inbox.clear()
+        self.outbox.clear()
+        self.server.bidi.pop(self.id, None)
+        # Ack once the call is over, however it ended (prefetch bounds the calls served at once).
+        self.server.ch.basic_ack(self.delivery_tag)
+        if reason == 'cancelled':
+            self.span.fail('CANCELLED', 'cancelled by the caller')
+        self.span.end()
+        print('STREAM ' + json.dumps({'id': self.id, 'method': self.method, 'reason': reason,
+                                      'sent': self.sent, 'received': self.received}), flush=True)
+
+
+def item_invalid(method, seq, why, violations):
+    details = {'seq': seq, 'direction': 'request'}
+    if violations:
+        details['violations'] = violations
+    return ServiceError('INVALID_ARGUMENT', f'{method}: request item #{seq} is invalid: {why}', details)
 
 
 # ---------------------------------------------------------------------------------
@@ -596,6 +924,8 @@ def parse_args(argv):
                    help='Switchyard namespace (env SWITCHYARD_NAMESPACE; default %(default)s)')
     p.add_argument('--service', default='inventory', help='service name to serve (default %(default)s)')
     p.add_argument('--prefetch', type=int, default=100)
+    p.add_argument('--input-window', type=int, default=DEFAULT_WINDOW,
+                   help='caller items of a bidi call buffered before the caller waits for credit')
     p.add_argument('--subscribe', metavar='PATTERN', help='also consume events matching this topic pattern')
     p.add_argument('--group', default='inventory', help='subscription group (default %(default)s)')
     p.add_argument('--queue-type', choices=('quorum', 'classic'), default='quorum')
@@ -615,7 +945,7 @@ def main(argv):
     params = pika.URLParameters(args.amqp)
     conn = pika.BlockingConnection(params)
     rpc_ch = conn.channel()
-    server = RpcServer(rpc_ch, args.namespace, args.service)
+    server = RpcServer(rpc_ch, args.namespace, args.service, args.input_window)
     server.start(args.prefetch)
     sub = None
     if args.subscribe:
@@ -626,11 +956,11 @@ def main(argv):
         sub.start(args.prefetch)
     print('READY', flush=True)
 
-    # Short slices so a signal is noticed quickly; handlers run inside process_data_events.
+    # Short slices so a signal is noticed quickly and timers run on time; handlers run
+    # inside process_data_events.
     try:
         while not stopping:
-            conn.process_data_events(time_limit=0.1)
-            server.expire_streams()
+            conn.process_data_events(time_limit=server.tick())
     except pika.exceptions.AMQPError as err:
         # No reconnection here: unacked messages are back in RabbitMQ already, and a
         # supervisor (systemd, compose `restart:`) starts a fresh process.

@@ -113,4 +113,65 @@ describe('a bidi peer killed mid-stream', () => {
     expect(reason).toMatchObject({ code: 'UNAVAILABLE' });
     expect(abortedAt - killedAt).toBeLessThan(HEARTBEAT_MS * 4);
   });
+
+  it('a server that closes gives its open streams the drain timeout, then ends them UNAVAILABLE (retryable)', async () => {
+    const service = 'loss-close';
+    const server = new AmqpTransport({ url, namespace, drainTimeoutMs: 300 });
+    transports.push(server);
+    await server.start();
+    let reason: unknown;
+    await server.serve(service, {
+      chat: {
+        bidi: 'bidi',
+        async *handler(req) {
+          req.signal.addEventListener('abort', () => {
+            reason = req.signal.reason;
+          });
+          for await (const item of req.input!) yield item;
+        },
+      },
+    });
+    const caller = await transport();
+    const call = caller.bidi(service, 'chat', { heartbeatMs: 30_000 });
+    await call.send('one');
+    expect((await call.next()).value).toBe('one');
+    const waiting = rejection(call.next());
+    await server.close();
+    const err = await waiting;
+    expect(err).toMatchObject({ code: 'UNAVAILABLE', retryable: true });
+    expect(err.message).toContain('server closed');
+    expect(reason).toMatchObject({ code: 'UNAVAILABLE' });
+  });
+
+  it('a stream whose request RabbitMQ hands to another instance after a SIGKILL fails UNAVAILABLE there and is cancelled, not resumed', async () => {
+    const service = 'loss-handover';
+    const first = await startPeer('server', service, 'ready');
+    const caller = await transport();
+    const call = caller.bidi(service, 'chat', { heartbeatMs: 30_000 });
+    await call.send('one');
+    expect((await call.next()).value).toBe('one');
+    // A second instance, up only now, so the stream surely runs on the first one.
+    const survivor = await transport();
+    let handedOver: unknown;
+    const cancelled = new Promise<void>((resolve) => {
+      void survivor.serve(service, {
+        chat: {
+          bidi: 'bidi',
+          async *handler(req) {
+            handedOver = req.redelivered;
+            req.signal.addEventListener('abort', () => resolve());
+            for await (const item of req.input!) yield item;
+          },
+        },
+      });
+    });
+    const waiting = rejection(call.next());
+    await kill(first);
+    // The heartbeat is 30 s: what ends the stream this early is the second open.
+    const err = await waiting;
+    expect(err.code).toBe('UNAVAILABLE');
+    expect(err.message).toContain('interrupted');
+    await cancelled;
+    expect(handedOver).toBe(true);
+  });
 });

@@ -4,7 +4,7 @@
  * by the CLI reach subscribers, a temporary subscription leaves no queue behind, and a
  * registered instance is listed.
  */
-import { AmqpTransport, type IncomingEvent, NotFoundError } from '@switchyard/broker';
+import { AmqpTransport, type IncomingEvent, InvalidArgumentError, NotFoundError } from '@switchyard/broker';
 import { EXIT } from '@switchyard/cli';
 import { EtcdRegistry } from '@switchyard/sdk';
 import amqplib from 'amqplib';
@@ -40,6 +40,29 @@ beforeAll(async () => {
       streaming: true,
       handler: async function* (req) {
         for (let i = 0; i < (req.payload as { n: number }).n; i++) yield { i };
+      },
+    },
+    shout: {
+      bidi: 'bidi',
+      validateRequest: (item) => {
+        if (typeof (item as { text?: unknown }).text !== 'string')
+          throw new InvalidArgumentError('text must be a string');
+      },
+      handler: async function* (req) {
+        let n = 0;
+        for await (const item of req.input!) {
+          n++;
+          yield { loud: (item as { text: string }).text.toUpperCase() };
+        }
+        yield { lines: n };
+      },
+    },
+    total: {
+      bidi: 'client',
+      handler: async (req) => {
+        let sum = 0;
+        for await (const x of req.input!) sum += x as number;
+        return { sum };
       },
     },
   });
@@ -99,6 +122,40 @@ describe('switchyard call', () => {
         .split('\n')
         .map((l) => JSON.parse(l)),
     ).toEqual([{ i: 0 }, { i: 1 }, { i: 2 }]);
+  });
+
+  it('--bidi sends each stdin line as an item and prints each reply item; stdin EOF half-closes', async () => {
+    const r = await cli(['call', 'cli-echo.shout', '--bidi'], {
+      env,
+      stdin: '{"text":"hi"}\n\n{"text":"there"}\n',
+    });
+    expect(r.stderr).toBe('');
+    expect(r.code).toBe(EXIT.OK);
+    expect(
+      r.stdout
+        .trim()
+        .split('\n')
+        .map((l) => JSON.parse(l)),
+    ).toEqual([{ loud: 'HI' }, { loud: 'THERE' }, { lines: 2 }]);
+  });
+
+  it('--bidi: an item the service refuses exits 1 with INVALID_ARGUMENT naming its seq; a line that is not JSON is a usage error', async () => {
+    const bad = await cli(['call', 'cli-echo.shout', '--bidi'], { env, stdin: '{"text":"ok"}\n{"text":7}\n' });
+    expect(bad.code).toBe(EXIT.FAILED);
+    expect(JSON.parse(bad.stdout.trim())).toEqual({ loud: 'OK' });
+    expect(JSON.parse(bad.stderr)).toMatchObject({
+      code: 'INVALID_ARGUMENT',
+      details: { seq: 1, direction: 'request' },
+    });
+    const junk = await cli(['call', 'cli-echo.shout', '--bidi'], { env, stdin: 'not json\n' });
+    expect(junk.code).toBe(EXIT.USAGE);
+    expect(junk.stderr).toContain('stdin line 1 is not JSON');
+  });
+
+  it('--client-stream prints the one reply', async () => {
+    const r = await cli(['call', 'cli-echo.total', '--client-stream'], { env, stdin: '1\n2\n3\n' });
+    expect(r.code).toBe(EXIT.OK);
+    expect(JSON.parse(r.stdout)).toEqual({ sum: 6 });
   });
 
   it('shows progress on a terminal stderr for a call slower than a second, never on stdout', async () => {

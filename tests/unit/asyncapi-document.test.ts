@@ -47,7 +47,12 @@ const INSTANCES = [
   record({
     service: 'notifications',
     id: 'n-1',
-    methods: { send: { request: NOTIFY_REQUEST }, feed: { streaming: true } },
+    methods: {
+      send: { request: NOTIFY_REQUEST },
+      feed: { streaming: true },
+      live: { kind: 'bidi' },
+      tally: { kind: 'client' },
+    },
   }),
 ];
 
@@ -183,6 +188,16 @@ describe('buildAsyncApi', () => {
         { $ref: '#/channels/rpc.notifications.reply/messages/rpc.stream.end' },
       ],
     });
+    // Bidi and client-streaming methods say their kind; a bidi method's replies are items too.
+    const live = document.operations['notifications.rpc.live']!;
+    expect(live).toMatchObject({ 'x-switchyard-kind': 'bidi', summary: expect.stringContaining('§9') });
+    expect(live.reply).toMatchObject({
+      messages: expect.arrayContaining([{ $ref: '#/channels/rpc.notifications.reply/messages/rpc.stream.end' }]),
+    });
+    expect(messages['rpc.notifications.live.reply']).toMatchObject({ title: 'notifications.live stream item' });
+    const tally = document.operations['notifications.rpc.tally']!;
+    expect(tally).toMatchObject({ 'x-switchyard-kind': 'client' });
+    expect(messages['rpc.notifications.tally.reply']).toMatchObject({ title: 'notifications.tally reply' });
   });
 
   it('names the broker without its credentials, and leaves servers out when it is not known', () => {

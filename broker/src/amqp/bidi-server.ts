@@ -20,6 +20,8 @@ export interface BidiServerDeps {
   readonly replies: ReplyChannel;
   readonly codecs: CodecRegistry;
   readonly logger: TransportLogger;
+  /** The server's open sessions, so its close can end those the drain left. */
+  readonly sessions: Set<BidiSession>;
 }
 
 export interface BidiRequestInfo {
@@ -73,6 +75,7 @@ export async function runBidiCall(deps: BidiServerDeps, def: MethodDefinition, r
     send({ t: 'error', error: new UnavailableError('the reply channel is down') });
     return;
   }
+  deps.sessions.add(session);
   const req = new Request(
     r.id,
     r.service,
@@ -90,6 +93,7 @@ export async function runBidiCall(deps: BidiServerDeps, def: MethodDefinition, r
       return def.handler(req);
     });
   } finally {
+    deps.sessions.delete(session);
     deps.replies.unregister(r.id, target);
     req.dispose();
   }

@@ -9,6 +9,7 @@
  */
 import type { Channel, ConsumeMessage } from 'amqplib';
 import { bidiRefusal, checkBidiDefinition } from '../bidi/bidi-definition.js';
+import type { BidiSession } from '../bidi/bidi-session.js';
 import type { Codec, CodecRegistry } from '../codec.js';
 import {
   DeadlineExceededError,
@@ -19,6 +20,7 @@ import {
   isSwitchyardError,
   type SwitchyardError,
   toSwitchyardError,
+  UnavailableError,
   UnimplementedError,
 } from '../errors.js';
 import type { MethodDefinition, ServeOptions, Server } from '../transport.js';
@@ -103,8 +105,15 @@ export class RpcServer implements Server, ConsumerSpec {
     return this.consumer.open();
   }
 
+  private readonly bidiSessions = new Set<BidiSession>();
+
   private get bidiDeps(): BidiServerDeps {
-    return { replies: this.deps.replies, codecs: this.deps.codecs, logger: this.deps.logger };
+    return {
+      replies: this.deps.replies,
+      codecs: this.deps.codecs,
+      logger: this.deps.logger,
+      sessions: this.bidiSessions,
+    };
   }
 
   declare(ch: Channel): Promise<string> {
@@ -329,7 +338,15 @@ export class RpcServer implements Server, ConsumerSpec {
 
   /** Stop taking requests, finish those in flight; the auto-delete queue goes with the last server. */
   close(): Promise<void> {
-    this.closing ??= this.consumer.close(this.deps.drainTimeoutMs).finally(() => this.onClosed(this));
+    this.closing ??= this.consumer
+      .close(this.deps.drainTimeoutMs)
+      .then(() => {
+        // Bidi streams still open after the drain: their request went back to the queue with
+        // the channel, so tell the callers (UNAVAILABLE, retryable: open again elsewhere).
+        for (const session of [...this.bidiSessions])
+          session.lost(new UnavailableError(`the ${this.service} server closed`), true);
+      })
+      .finally(() => this.onClosed(this));
     return this.closing;
   }
 }

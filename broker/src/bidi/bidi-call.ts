@@ -78,6 +78,8 @@ export class BidiCaller<P> implements BidiCall {
   private head = 0;
   private recvSeq = 0;
   private unCredited = 0;
+  /** Server items the caller allows in all: the window, plus every credit it sent since. */
+  private granted: number;
   private readonly batch: number;
   private waiter: Waiter | undefined;
   /** Nothing more is received or sent. */
@@ -97,6 +99,7 @@ export class BidiCaller<P> implements BidiCall {
   ) {
     this.id = s.id;
     this.batch = creditBatch(s.window);
+    this.granted = s.window;
     this.heartbeat = new Heartbeat(
       s.heartbeatMs,
       () => this.sendFrame(PING),
@@ -255,7 +258,7 @@ export class BidiCaller<P> implements BidiCall {
       );
       return;
     }
-    if (this.items.length - this.head >= this.s.window) {
+    if (seq >= this.granted) {
       this.fail(new ResourceExhaustedError(`${this.label}: the server sent more items than the caller granted`));
       return;
     }
@@ -415,6 +418,7 @@ export class BidiCaller<P> implements BidiCall {
   private consumed(): void {
     if (this.over || this.peer === undefined) return;
     if (++this.unCredited >= this.batch) {
+      this.granted += this.unCredited;
       this.sendFrame({ t: 'credit', n: this.unCredited });
       this.unCredited = 0;
     }

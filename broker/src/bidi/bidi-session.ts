@@ -109,9 +109,12 @@ export class BidiSession {
     }
   }
 
-  /** The channel carrying the stream is gone: nothing more can reach the caller. */
-  lost(reason: SwitchyardError): void {
-    this.stop(reason);
+  /**
+   * End the stream from outside: the channel carrying it is gone (nothing can reach the
+   * caller), or the server is closing (`tell`: the caller gets the reason as an error).
+   */
+  lost(reason: SwitchyardError, tell = false): void {
+    this.stop(reason, tell);
   }
 
   /** Open the stream, run the handler, send its output; resolves when the stream is over, however it ended. */
@@ -341,11 +344,7 @@ class InputItems implements AsyncIterableIterator<unknown> {
   }
 
   /** Give one entry to the handler: the item, or the stream's end when it is bad. */
-  private hand(
-    entry: InputEntry,
-    resolve: (r: IteratorResult<unknown>) => void,
-    reject: (e: unknown) => void,
-  ): void {
+  private hand(entry: InputEntry, resolve: (r: IteratorResult<unknown>) => void, reject: (e: unknown) => void): void {
     const err = entry.bad ?? this.session.checkInput(entry.seq, entry.item);
     if (err) {
       if (entry.bad) this.session.failInput(err);

@@ -70,7 +70,15 @@ async function listServices(ctx: CommandContext, [only]: string[]): Promise<void
 }
 
 function methodsOf(instance: ServiceInstance): string {
-  const names = Object.entries(instance.methods).map(([name, m]) => (m.streaming ? `${name}(stream)` : name));
+  const names = Object.entries(instance.methods).map(([name, m]) =>
+    m.kind === 'bidi'
+      ? `${name}(bidi)`
+      : m.kind === 'client'
+        ? `${name}(client-stream)`
+        : m.streaming
+          ? `${name}(stream)`
+          : name,
+  );
   return names.length === 0 ? '-' : names.sort().join(', ');
 }
 

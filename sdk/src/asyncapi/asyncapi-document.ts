@@ -232,23 +232,34 @@ function rpcOf(
   const replyChannel = unique(out.channels, `rpc.${s.name}.reply`);
   for (const [method, info] of s.methods) {
     const base = `rpc.${s.name}.${method}`;
+    // Bidi methods (docs/protocol.md §9): the request only opens the stream; `request` and
+    // `response` are the schemas of the items each way, which travel between the two reply addresses.
+    const itemsBack = info.streaming === true || info.kind === 'bidi';
+    const how =
+      info.kind === 'bidi'
+        ? ' (bidi: the request opens the stream, then items both ways between the reply addresses, docs/protocol.md §9)'
+        : info.kind === 'client'
+          ? ' (client-streaming: the request opens the stream, the caller sends items, one reply comes back, docs/protocol.md §9)'
+          : info.streaming
+            ? ' (server-streaming: items, then end or error)'
+            : '';
     out.messages[`${base}.request`] = {
       name: `${s.name}.${method}`,
-      title: `${s.name}.${method} request`,
+      title: `${s.name}.${method} ${info.kind === undefined ? 'request' : 'item from the caller'}`,
       headers: pinned(WIRE_SCHEMA.rpcRequestHeaders, 'x-method', method),
       ...payload(info.request),
       ...(info.request === undefined ? {} : { 'x-switchyard-schema': info.request }),
     };
     out.messages[`${base}.reply`] = {
       name: `${s.name}.${method}.reply`,
-      title: `${s.name}.${method} ${info.streaming ? 'stream item' : 'reply'}`,
-      headers: pinned(WIRE_SCHEMA.rpcReplyHeaders, 'x-status', info.streaming ? 'item' : 'ok'),
+      title: `${s.name}.${method} ${itemsBack ? 'stream item' : 'reply'}`,
+      headers: pinned(WIRE_SCHEMA.rpcReplyHeaders, 'x-status', itemsBack ? 'item' : 'ok'),
       ...payload(info.response),
       ...(info.response === undefined ? {} : { 'x-switchyard-schema': info.response }),
     };
     requests.push(`${base}.request`);
     replies.push(`${base}.reply`);
-    if (info.streaming && !replies.includes(STREAM_END_MESSAGE)) {
+    if (itemsBack && !replies.includes(STREAM_END_MESSAGE)) {
       out.messages[STREAM_END_MESSAGE] ??= {
         name: 'end',
         title: 'End of a stream',
@@ -257,11 +268,11 @@ function rpcOf(
       };
       replies.push(STREAM_END_MESSAGE);
     }
-    const replyMessages = [`${base}.reply`, ERROR_MESSAGE, ...(info.streaming ? [STREAM_END_MESSAGE] : [])];
+    const replyMessages = [`${base}.reply`, ERROR_MESSAGE, ...(itemsBack ? [STREAM_END_MESSAGE] : [])];
     out.operations[unique(out.operations, `${s.name}.rpc.${method}`)] = {
       action: 'receive',
       channel: { $ref: `#/channels/${channel}` },
-      summary: `${s.name} serves ${method}${info.streaming ? ' (server-streaming: items, then end or error)' : ''}.`,
+      summary: `${s.name} serves ${method}${how}.`,
       messages: [{ $ref: `#/channels/${channel}/messages/${base}.request` }],
       reply: {
         address: {
@@ -275,6 +286,7 @@ function rpcOf(
       'x-switchyard-service': s.name,
       'x-switchyard-method': method,
       ...(info.idempotent === undefined ? {} : { 'x-switchyard-idempotent': info.idempotent }),
+      ...(info.kind === undefined ? {} : { 'x-switchyard-kind': info.kind }),
     };
   }
   const refs = (keys: readonly string[]) =>
