@@ -30,7 +30,15 @@ export {
   type TlsLink,
 } from './config/tls-env.js';
 export type { CallContext } from './context/call-context.js';
-export type { EmitOptions, ParentContext, ServiceCallOptions, ServiceStreamOptions } from './context/context-host.js';
+export type {
+  EmitOptions,
+  ParentContext,
+  ServiceBidiCall,
+  ServiceBidiOptions,
+  ServiceCallOptions,
+  ServiceClientStream,
+  ServiceStreamOptions,
+} from './context/context-host.js';
 export type { EventContext } from './context/event-context.js';
 export { HEADER } from './context/headers.js';
 export {
@@ -55,6 +63,13 @@ export { MethodRateLimiter, type RateLimitOptions } from './resilience/rate-limi
 export { type RetryControl, retryAfterFailure, retryBackoff } from './resilience/retry.js';
 export { DEFAULT_RETRY_OPTIONS, isSafeToRetry, type RetryOptions } from './resilience/retry-policy.js';
 export * from './schemas/index.js';
+export type {
+  BidiMethodOptions,
+  ClientStreamMethodOptions,
+  MethodKind,
+  ServiceBidiHandler,
+  ServiceClientStreamHandler,
+} from './service/bidi-options.js';
 export { type CallTarget, parseCallTarget } from './service/call-target.js';
 export { createService, Service, type ServiceState } from './service/service.js';
 export { SERVICE_DURATION_BUCKETS, ServiceMetrics } from './service/service-metrics.js';
@@ -65,11 +80,16 @@ export {
   SERVICE_DEFAULTS,
   type ServiceEventHandler,
   type ServiceMethodHandler,
+  type ServiceMethodOptions,
   type ServiceOptions,
   type SubscriptionOptions,
 } from './service/service-options.js';
 export { type Closeable, installShutdownHandlers, type ShutdownOptions } from './service/shutdown.js';
-export type { ServiceStreamHandler, StreamMethodOptions } from './service/stream-options.js';
+export type {
+  ServerStreamMethodOptions,
+  ServiceStreamHandler,
+  StreamMethodOptions,
+} from './service/stream-options.js';
 export * from './store/index.js';
 export * from './sync/index.js';
 export { ATTR, messagingSystemOf, RPC_SYSTEM } from './telemetry/semconv.js';

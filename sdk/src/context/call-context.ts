@@ -10,7 +10,10 @@ import type {
   ContextHost,
   EmitOptions,
   ParentContext,
+  ServiceBidiCall,
+  ServiceBidiOptions,
   ServiceCallOptions,
+  ServiceClientStream,
   ServiceStreamOptions,
 } from './context-host.js';
 import { callerOf, HEADER } from './headers.js';
@@ -56,6 +59,10 @@ export interface CallContext extends ParentContext {
   emit(topic: string, payload: unknown, options?: EmitOptions): Promise<PublishReceipt>;
   /** Open a server-streaming call to another service; deadline, trace and caller identity go along. */
   stream<T = unknown>(target: string, payload: unknown, options?: ServiceStreamOptions): AsyncIterableIterator<T>;
+  /** Open a bidi stream to another service; deadline, trace and caller identity go along. */
+  bidi<In = unknown, Out = unknown>(target: string, options?: ServiceBidiOptions): ServiceBidiCall<In, Out>;
+  /** Open a client stream to another service; deadline, trace and caller identity go along. */
+  clientStream<In = unknown, Res = unknown>(target: string, options?: ServiceBidiOptions): ServiceClientStream<In, Res>;
 }
 
 /**
@@ -167,5 +174,16 @@ export class RequestContext implements CallContext {
 
   stream<T = unknown>(target: string, payload: unknown, options?: ServiceStreamOptions): AsyncIterableIterator<T> {
     return this.host.stream(target, payload, options, this) as AsyncIterableIterator<T>;
+  }
+
+  bidi<In = unknown, Out = unknown>(target: string, options?: ServiceBidiOptions): ServiceBidiCall<In, Out> {
+    return this.host.bidi(target, options, this) as ServiceBidiCall<In, Out>;
+  }
+
+  clientStream<In = unknown, Res = unknown>(
+    target: string,
+    options?: ServiceBidiOptions,
+  ): ServiceClientStream<In, Res> {
+    return this.host.clientStream(target, options, this) as ServiceClientStream<In, Res>;
   }
 }

@@ -49,6 +49,59 @@ export interface ServiceStreamOptions {
   validateItems?: boolean;
 }
 
+/**
+ * Options of `service.bidi()` / `service.clientStream()` (and `ctx.`): no retries, and —
+ * unlike a unary call or a server stream — **no default deadline**: a bidi stream lasts
+ * until it ends, is cancelled, or the heartbeat finds its peer lost. A deadline inherited
+ * from the handler's request still bounds it.
+ */
+export interface ServiceBidiOptions {
+  /** Relative bound on the whole stream, ms. Default none. */
+  timeoutMs?: number;
+  /** Absolute bound on the whole stream, ms since the epoch. The earliest of this, `timeoutMs` and the inherited deadline wins. */
+  deadline?: number;
+  /** Server items buffered here before the server must wait for credit (backpressure). Default 16. */
+  window?: number;
+  /** Silence from the server for this long (no item, credit or ping) means it is lost: UNAVAILABLE. ms, >= 100. Default 10000. */
+  heartbeatMs?: number;
+  headers?: Headers;
+  /** Cancels the stream on the server; waiting `next()` and `send()` reject CANCELLED. */
+  signal?: AbortSignal;
+  /** Continue this W3C trace (top-level streams only; `ctx.bidi` continues the handler's trace). */
+  traceparent?: string;
+  /** Identity the stream is opened on behalf of (header `x-caller`). Default: the handler's caller, else this service's name. */
+  caller?: string;
+  /** Item encoding, both ways, e.g. `application/msgpack`. Default: the transport's (JSON). */
+  contentType?: string;
+  /** Check each received item (or the reply) against the `response` schema the target registered, when it is loaded here. Default true. */
+  validateItems?: boolean;
+}
+
+/**
+ * The caller's side of a bidi stream: `send()` each item (awaiting it is the backpressure:
+ * it resolves once the server granted room for it), `end()` to half-close, iterate the
+ * server's items (`break` cancels), or `cancel()` both directions.
+ */
+export interface ServiceBidiCall<In = unknown, Out = unknown> extends AsyncIterableIterator<Out> {
+  /** Correlation id of the call ('' until it opened). */
+  readonly id: string;
+  /** Rejects INVALID_ARGUMENT (`details: { seq, direction: 'request', violations }`) for an item that fails the target's request schema, and the stream is cancelled; else as the transport's `BidiCall.send`. */
+  send(item: In): Promise<void>;
+  /** Half-close: the server's input ends after the items sent; its items still come. Idempotent. */
+  end(): Promise<void>;
+  /** Stop both directions: the server's handler sees its signal abort. Idempotent. */
+  cancel(reason?: string): void;
+}
+
+/** The caller's side of a client stream: `send()` the items, then `end()` resolves to the one reply. */
+export interface ServiceClientStream<In = unknown, Res = unknown> {
+  readonly id: string;
+  send(item: In): Promise<void>;
+  /** Half-close and wait for the reply (checked against the registered `response` schema). */
+  end(): Promise<Res>;
+  cancel(reason?: string): void;
+}
+
 /** Options of `service.emit()` / `ctx.emit()`. */
 export interface EmitOptions {
   headers?: Headers;
@@ -98,4 +151,10 @@ export interface ContextHost {
     options: ServiceStreamOptions | undefined,
     parent: ParentContext | undefined,
   ): AsyncIterableIterator<unknown>;
+  bidi(target: string, options: ServiceBidiOptions | undefined, parent: ParentContext | undefined): ServiceBidiCall;
+  clientStream(
+    target: string,
+    options: ServiceBidiOptions | undefined,
+    parent: ParentContext | undefined,
+  ): ServiceClientStream;
 }

@@ -1,6 +1,7 @@
 import {
   ClosedError,
   DeadlineExceededError,
+  FailedPreconditionError,
   type Headers,
   InvalidArgumentError,
   isSwitchyardError,
@@ -212,6 +213,12 @@ class OutgoingCall {
     const { directory, schemas, breakers } = this.caller.deps;
     const { service, method } = this.target;
     const info = directory.method(service, method);
+    if (info?.kind !== undefined) {
+      throw new FailedPreconditionError(
+        `${service}.${method} is a ${info.kind === 'bidi' ? 'bidi' : 'client-streaming'} method: call it with ${info.kind === 'bidi' ? 'bidi()' : 'clientStream()'}`,
+        { details: { service, method, kind: info.kind } },
+      );
+    }
     this.idempotent = this.options.idempotent ?? info?.idempotent ?? false;
     if (!this.validated && info?.request !== undefined) {
       checkPayload(schemas, info.request, this.payload, 'request');

@@ -23,8 +23,17 @@ import { type CircuitBreakerOptions, DEFAULT_CIRCUIT_BREAKER_OPTIONS } from '../
 import type { RateLimitOptions } from '../resilience/rate-limit.js';
 import { DEFAULT_RETRY_OPTIONS, type RetryOptions } from '../resilience/retry-policy.js';
 import {
+  type LooseBidiMethodOptions,
+  type LooseClientStreamMethodOptions,
+  methodKind,
+  type ResolvedBidi,
+  resolveBidiMethod,
+} from './bidi-options.js';
+import {
   type ResolvedStream,
+  resolveServerMethod,
   resolveStreams,
+  type ServerStreamMethodOptions,
   type ServiceStreamHandler,
   type StreamMethodOptions,
 } from './stream-options.js';
@@ -36,6 +45,8 @@ export type ServiceMethodHandler<Req = Any, Res = unknown> = (payload: Req, ctx:
 export type ServiceEventHandler<T = Any> = (payload: T, ctx: EventContext) => void | Promise<void>;
 
 export interface MethodOptions<Req = Any, Res = unknown> {
+  /** `unary` (the default): one request, one reply. See `ServiceMethodOptions` for the other kinds. */
+  kind?: 'unary';
   handler: ServiceMethodHandler<Req, Res>;
   /** Schema `$id` of the request: requests that fail it are refused with INVALID_ARGUMENT before the handler runs. */
   request?: string;
@@ -50,6 +61,14 @@ export interface MethodOptions<Req = Any, Res = unknown> {
   /** Server-side rate limit of this method in this instance (RATE_LIMITED when hit). Default none. */
   rateLimit?: { points: number; durationSeconds?: number; perCaller?: boolean };
 }
+
+/** Any entry of `methods`, told apart by `kind` (default `unary`). */
+export type ServiceMethodOptions =
+  | MethodOptions
+  | ServerStreamMethodOptions
+  | LooseClientStreamMethodOptions
+  | LooseBidiMethodOptions
+  | ServiceMethodHandler;
 
 export interface SubscriptionOptions<T = Any> {
   handler: ServiceEventHandler<T>;
@@ -86,8 +105,12 @@ export interface ServiceOptions {
   name: string;
   /** The service's version (semver recommended). Required. */
   version: string;
-  /** RPC methods by name (letters, digits, `_`, `-`); a bare function is a handler with every default. */
-  methods?: Record<string, MethodOptions | ServiceMethodHandler>;
+  /**
+   * RPC methods by name (letters, digits, `_`, `-`); a bare function is a unary handler with
+   * every default. `kind` picks `unary` (default), `server` (server streaming, as `streams`),
+   * `client` (client streaming) or `bidi` (docs/sdk.md).
+   */
+  methods?: Record<string, ServiceMethodOptions>;
   /** Server-streaming methods by name (named as `methods` are; a name is a method or a stream, not both); a bare function (an `async function*`) is a handler with every default. */
   streams?: Record<string, StreamMethodOptions | ServiceStreamHandler>;
   /** Event subscriptions by topic pattern (`*` one word, `#` any); a bare function is a handler with every default. */
@@ -182,7 +205,10 @@ export interface ResolvedServiceOptions {
   readonly name: string;
   readonly version: string;
   readonly methods: readonly ResolvedMethod[];
+  /** Server-streaming methods: `streams` and the `methods` of kind `server`. */
   readonly streams: readonly ResolvedStream[];
+  /** The `methods` of kind `bidi` and `client`. */
+  readonly bidiMethods: readonly ResolvedBidi[];
   readonly subscriptions: readonly ResolvedSubscription[];
   readonly emits: ReadonlyMap<string, string | null>;
   readonly infra: Infrastructure | undefined;
@@ -251,12 +277,24 @@ export function resolveServiceOptions(options: ServiceOptions): ResolvedServiceO
   if (name.length > 120) throw invalidOption('name', 'must be at most 120 characters (it becomes a queue name)');
   const version = stringOption('version', options.version);
 
-  const methods = Object.entries(objectOption('methods', options.methods)).map(([m, spec]) => resolveMethod(m, spec));
-  const streams = resolveStreams(
-    options.streams,
-    methods.map((m) => m.name),
-    resolveMethod,
-  );
+  const methods: ResolvedMethod[] = [];
+  const serverMethods: ResolvedStream[] = [];
+  const bidiMethods: ResolvedBidi[] = [];
+  const declared = objectOption('methods', options.methods);
+  for (const [m, spec] of Object.entries(declared)) {
+    const kind = methodKind(m, spec);
+    if (kind !== 'client' && kind !== 'bidi' && isPlainObject(spec) && spec.inputWindow !== undefined)
+      throw invalidOption(`methods.${m}.inputWindow`, 'applies only to methods of kind "bidi" or "client"');
+    if (kind === 'unary') {
+      if (isPlainObject(spec)) {
+        const { kind: _kind, ...rest } = spec;
+        methods.push(resolveMethod(m, rest));
+      } else methods.push(resolveMethod(m, spec));
+    } else if (kind === 'server')
+      serverMethods.push(resolveServerMethod(m, spec as Record<string, unknown>, resolveMethod));
+    else bidiMethods.push(resolveBidiMethod(m, spec as Record<string, unknown>, resolveMethod));
+  }
+  const streams = [...serverMethods, ...resolveStreams(options.streams, Object.keys(declared), resolveMethod)];
   const subscriptions = Object.entries(objectOption('subscriptions', options.subscriptions)).map(([topic, spec]) =>
     resolveSubscription(name, topic, spec),
   );
@@ -318,6 +356,7 @@ export function resolveServiceOptions(options: ServiceOptions): ResolvedServiceO
     config,
     methods: Object.freeze(methods),
     streams: Object.freeze(streams),
+    bidiMethods: Object.freeze(bidiMethods),
     subscriptions: Object.freeze(subscriptions),
     emits,
     infra,

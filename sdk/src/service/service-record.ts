@@ -13,7 +13,12 @@ export function checkSchemaRefs(o: ResolvedServiceOptions, infra: Infrastructure
   const refs: Array<[string, string | undefined | null]> = [];
   for (const m of o.methods)
     refs.push([`methods.${m.name}.request`, m.request], [`methods.${m.name}.response`, m.response]);
-  for (const m of o.streams) refs.push([`streams.${m.name}.request`, m.request], [`streams.${m.name}.item`, m.item]);
+  for (const m of o.streams) {
+    const item = m.declaredIn === 'methods' ? `methods.${m.name}.response` : `streams.${m.name}.item`;
+    refs.push([`${m.declaredIn}.${m.name}.request`, m.request], [item, m.item]);
+  }
+  for (const m of o.bidiMethods)
+    refs.push([`methods.${m.name}.request`, m.request], [`methods.${m.name}.response`, m.response]);
   for (const s of o.subscriptions) refs.push([`subscriptions.${s.topic}.schema`, s.schema]);
   for (const [topic, id] of o.emits) refs.push([`emits.${topic}`, id]);
   for (const [option, id] of refs) {
@@ -43,6 +48,15 @@ export function instanceRecord(o: ResolvedServiceOptions, service: string, versi
       ...(m.item === undefined ? {} : { response: m.item }),
       idempotent: m.idempotent,
       streaming: true,
+    };
+  }
+  // Bidi and client streams: `request` is each caller item's schema, `response` each server item's or the reply's.
+  for (const m of o.bidiMethods) {
+    methods[m.name] = {
+      ...(m.request === undefined ? {} : { request: m.request }),
+      ...(m.response === undefined ? {} : { response: m.response }),
+      idempotent: m.idempotent,
+      kind: m.kind,
     };
   }
   // The metadata copies of the event schema ids predate `events.schemas`: kept for readers written before it.

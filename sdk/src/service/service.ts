@@ -17,7 +17,10 @@ import type {
   ContextHost,
   EmitOptions,
   ParentContext,
+  ServiceBidiCall,
+  ServiceBidiOptions,
   ServiceCallOptions,
+  ServiceClientStream,
   ServiceStreamOptions,
 } from '../context/context-host.js';
 import { DynamicConfig } from '../dynamic-config/dynamic-config.js';
@@ -25,8 +28,11 @@ import type { Registration } from '../registry/types.js';
 import { CircuitBreakers, type CircuitStateName } from '../resilience/circuit-breakers.js';
 import type { Store } from '../store/store.js';
 import type { Sync } from '../sync/sync.js';
+import { BidiStreamCaller } from './bidi-caller.js';
+import { BidiRunner } from './bidi-runner.js';
 import { Caller } from './caller.js';
 import { Emitter } from './emitter.js';
+import { clientStreamOf, FailedBidi } from './failed-bidi.js';
 import { MethodRunner } from './method-runner.js';
 import { ServiceMetrics } from './service-metrics.js';
 import { type ResolvedServiceOptions, resolveServiceOptions, type ServiceOptions } from './service-options.js';
@@ -46,8 +52,9 @@ interface Running {
   directory: TargetDirectory;
   caller: Caller;
   streamCaller: StreamCaller;
+  bidiCaller: BidiStreamCaller;
   emitter: Emitter;
-  runners: Map<string, MethodRunner | StreamRunner>;
+  runners: Map<string, MethodRunner | StreamRunner | BidiRunner>;
   server: Server | undefined;
   subscriptions: Subscription[];
   registration: Registration | undefined;
@@ -194,6 +201,40 @@ export class Service implements ContextHost {
     return streams.stream(target, payload, options, parent) as AsyncIterableIterator<T>;
   }
 
+  /**
+   * Open a bidi stream to `service.method`: `send()` items (await each: that is the
+   * backpressure), `end()` to half-close, iterate the server's items. Every item is checked
+   * against the schema the target registered for its direction. Failures before the stream
+   * opens come out of the first `send()` or `next()`. No default deadline (see ServiceBidiOptions).
+   */
+  bidi<In = unknown, Out = unknown>(
+    target: string,
+    options?: ServiceBidiOptions,
+    parent?: ParentContext | undefined,
+  ): ServiceBidiCall<In, Out> {
+    return this.openBidi(target, options, parent, 'bidi') as ServiceBidiCall<In, Out>;
+  }
+
+  /** Open a client stream to `service.method`: `send()` the items, then `await end()` for the one reply. */
+  clientStream<In = unknown, Res = unknown>(
+    target: string,
+    options?: ServiceBidiOptions,
+    parent?: ParentContext | undefined,
+  ): ServiceClientStream<In, Res> {
+    return clientStreamOf(this.openBidi(target, options, parent, 'client')) as ServiceClientStream<In, Res>;
+  }
+
+  private openBidi(
+    target: string,
+    options: ServiceBidiOptions | undefined,
+    parent: ParentContext | undefined,
+    kind: 'bidi' | 'client',
+  ) {
+    const bidi = this.running?.bidiCaller;
+    if (!bidi || this.currentState === 'closed') return new FailedBidi(this.notRunning() as never);
+    return bidi.bidi(target, options, parent, kind);
+  }
+
   emit(
     topic: string,
     payload: unknown,
@@ -237,6 +278,7 @@ export class Service implements ContextHost {
       directory: undefined as unknown as TargetDirectory,
       caller: undefined as unknown as Caller,
       streamCaller: undefined as unknown as StreamCaller,
+      bidiCaller: undefined as unknown as BidiStreamCaller,
       emitter: undefined as unknown as Emitter,
       runners: new Map(),
       server: undefined,
@@ -273,9 +315,10 @@ export class Service implements ContextHost {
         logger: this.logger,
       });
       r.streamCaller = new StreamCaller(r.caller);
+      r.bidiCaller = new BidiStreamCaller(r.caller);
       r.emitter = new Emitter(this.name, transport, infra.schemas, o.emits);
 
-      if (o.methods.length > 0 || o.streams.length > 0) {
+      if (o.methods.length > 0 || o.streams.length > 0 || o.bidiMethods.length > 0) {
         const definitions: Record<string, ReturnType<MethodRunner['definition']>> = {};
         for (const m of o.methods) {
           const runner = new MethodRunner(this, m, infra.schemas, metrics);
@@ -284,6 +327,11 @@ export class Service implements ContextHost {
         }
         for (const m of o.streams) {
           const runner = new StreamRunner(this, m, infra.schemas, metrics);
+          r.runners.set(m.name, runner);
+          definitions[m.name] = runner.definition();
+        }
+        for (const m of o.bidiMethods) {
+          const runner = new BidiRunner(this, m, infra.schemas, metrics);
           r.runners.set(m.name, runner);
           definitions[m.name] = runner.definition();
         }
@@ -301,6 +349,7 @@ export class Service implements ContextHost {
           namespace: infra.namespace,
           methods: o.methods.map((m) => m.name),
           ...(o.streams.length > 0 ? { streams: o.streams.map((m) => m.name) } : {}),
+          ...(o.bidiMethods.length > 0 ? { bidi: o.bidiMethods.map((m) => `${m.name} (${m.kind})`) } : {}),
           subscriptions: o.subscriptions.map((s) => s.topic),
           auth: r.tokens ? { account: r.tokens.clientId } : 'off',
         },
@@ -401,6 +450,7 @@ export class Service implements ContextHost {
     );
     r.caller?.close();
     r.streamCaller?.close();
+    r.bidiCaller?.close();
     r.directory?.close();
     r.tokens?.close();
     if (r.ownsConfig) await this.step('close config', () => r.config?.close());

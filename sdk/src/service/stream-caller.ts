@@ -64,9 +64,13 @@ export class StreamCaller {
       deadline = callDeadline(Date.now(), timeoutMs, o.deadline, parent?.deadline);
       const info = deps.directory.method(t.service, t.method);
       if (info !== undefined && info.streaming !== true) {
-        throw new FailedPreconditionError(`${t.service}.${t.method} is not a streaming method: call it with call()`, {
-          details: { service: t.service, method: t.method },
-        });
+        const how = info.kind === 'bidi' ? 'bidi()' : info.kind === 'client' ? 'clientStream()' : 'call()';
+        throw new FailedPreconditionError(
+          `${t.service}.${t.method} is not a server-streaming method: call it with ${how}`,
+          {
+            details: { service: t.service, method: t.method, ...(info.kind ? { kind: info.kind } : {}) },
+          },
+        );
       }
       if (info?.request !== undefined) checkPayload(deps.schemas, info.request, payload, 'request');
       if (o.validateItems !== false && info?.response !== undefined && deps.schemas.has(info.response)) {

@@ -32,8 +32,21 @@ export interface StreamMethodOptions<Req = Any, Item = unknown> {
   rateLimit?: { points: number; durationSeconds?: number; perCaller?: boolean };
 }
 
+/**
+ * `methods: { ticks: { kind: 'server', handler } }`: the same as `streams: { ticks: ... }`,
+ * with the item schema under `response` as the registry record names it.
+ */
+export interface ServerStreamMethodOptions<Req = Any, Item = unknown>
+  extends Omit<StreamMethodOptions<Req, Item>, 'item'> {
+  kind: 'server';
+  /** Schema `$id` every item must satisfy (what `item` is under `streams`). */
+  response?: string;
+}
+
 export interface ResolvedStream {
   readonly name: string;
+  /** Where the options declared it: its item schema is `streams.<name>.item` or `methods.<name>.response`. */
+  readonly declaredIn: 'streams' | 'methods';
   readonly handler: ServiceStreamHandler;
   readonly request: string | undefined;
   readonly item: string | undefined;
@@ -44,7 +57,7 @@ export interface ResolvedStream {
 }
 
 /** What a stream shares with a unary method, resolved by service-options' `resolveMethod`. */
-type SharedFields = Omit<ResolvedStream, 'handler' | 'item'> & { readonly handler: unknown };
+type SharedFields = Omit<ResolvedStream, 'handler' | 'item' | 'declaredIn'> & { readonly handler: unknown };
 
 const STREAM_KEYS = ['handler', 'request', 'item', 'idempotent', 'maxConcurrent', 'maxQueued', 'rateLimit'] as const;
 
@@ -67,19 +80,39 @@ export function resolveStreams(
     knownKeys(at, spec, STREAM_KEYS);
     const item = optionalString(`${at}.item`, spec.item);
     const { item: _item, ...shared } = spec;
-    const m = resolveMethod(name, shared, 'streams');
-    out.push(
-      Object.freeze({
-        name: m.name,
-        handler: m.handler as ServiceStreamHandler,
-        request: m.request,
-        item,
-        idempotent: m.idempotent,
-        maxConcurrent: m.maxConcurrent,
-        maxQueued: m.maxQueued,
-        rateLimit: m.rateLimit,
-      }),
-    );
+    out.push(streamOf(resolveMethod(name, shared, 'streams'), item, 'streams'));
   }
   return out;
+}
+
+const SERVER_KIND_KEYS = ['kind', ...STREAM_KEYS.filter((k) => k !== 'item'), 'response'] as const;
+
+/** Validate and default one `methods.<name>` of kind `server`. */
+export function resolveServerMethod(
+  name: string,
+  spec: Record<string, unknown>,
+  resolveMethod: (
+    name: string,
+    spec: unknown,
+    section: string,
+  ) => SharedFields & { readonly response: string | undefined },
+): ResolvedStream {
+  knownKeys(`methods.${name}`, spec, SERVER_KIND_KEYS);
+  const { kind: _kind, ...shared } = spec;
+  const m = resolveMethod(name, shared, 'methods');
+  return streamOf(m, m.response, 'methods');
+}
+
+function streamOf(m: SharedFields, item: string | undefined, declaredIn: 'streams' | 'methods'): ResolvedStream {
+  return Object.freeze({
+    name: m.name,
+    declaredIn,
+    handler: m.handler as ServiceStreamHandler,
+    request: m.request,
+    item,
+    idempotent: m.idempotent,
+    maxConcurrent: m.maxConcurrent,
+    maxQueued: m.maxQueued,
+    rateLimit: m.rateLimit,
+  });
 }
