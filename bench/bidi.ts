@@ -6,22 +6,41 @@
  * one `{ count }` item; the server streams N items back and the caller consumes them).
  *
  * Baseline: raw amqplib speaking §9 by hand (lib/raw-bidi-caller.ts,
- * fixtures/bidi-raw-server.ts). Ours: `AmqpTransport.bidi()` against `AmqpTransport.serve()`
- * with a `bidi` method checking every item against its JSON Schema (SDK SchemaRegistry),
- * as the rpc suite measures unary calls.
+ * fixtures/bidi-raw-server.ts). Ours: the SDK end to end — `createService` `kind: 'bidi'`
+ * methods checking every item against its schema, called through `service.bidi()` on a
+ * second service (registry lookup, kind check, circuit breaker, every item checked again
+ * on the caller). `BENCH_BIDI_OURS=transport` measures the broker alone instead:
+ * `AmqpTransport.bidi()` against `AmqpTransport.serve()` validating items on the server.
  *
  * As in the stream suite, both variants are up at once (own server process and namespace
  * each) and measured in interleaved bursts — raw, ours, ours, raw, ... — so load on the
  * machine falls on both alike; each round yields an ours/raw ratio of items/s per
  * direction, and the suite reports the median over rounds. Both ratios target >= 0.85.
+ *
+ * The SDK needs a registry: a private etcd (tests/harness) unless SWITCHYARD_BENCH_ETCD names one.
  */
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { AmqpTransport } from '@switchyard/broker';
-import { BIDI_SERVICE, type BidiCount, bidiItem, DOWNLOAD_METHOD, UPLOAD_METHOD } from './lib/bidi-items.js';
+import { createInfrastructure, createService } from '@switchyard/sdk';
+import { pino } from 'pino';
+import { PrivateEtcd } from '../tests/harness/etcd.js';
+import {
+  BIDI_COUNT_SCHEMA,
+  BIDI_ITEM_SCHEMA,
+  BIDI_SERVICE,
+  type BidiCount,
+  bidiItem,
+  DOWNLOAD_METHOD,
+  UPLOAD_METHOD,
+} from './lib/bidi-items.js';
 import { deleteTopology } from './lib/cleanup.js';
 import { benchAmqpUrl, benchNamespace, envInt } from './lib/config.js';
 import { type Fixture, startFixture } from './lib/fixture.js';
 import { cpuMicros } from './lib/fixture-process.js';
 import { RawBidiCaller } from './lib/raw-bidi-caller.js';
+import { waitForInstance } from './lib/registry-wait.js';
 import { rpcExchange, rpcQueue } from './lib/rpc-topology.js';
 import { median, nowMs, ratePerSecond } from './lib/stats.js';
 import type { SuiteReport } from './lib/suite.js';
@@ -53,13 +72,27 @@ interface Caller {
 
 interface Setting {
   url: string;
+  etcd: string;
+  schemasDir: string;
   window: number;
 }
 
-const VARIANTS: Record<
-  VariantName,
-  { fixture: string; label: string; caller(s: Setting, ns: string): Promise<Caller> }
-> = {
+/** What "ours" is: the SDK end to end (default), or the broker's transport alone. */
+type OursKind = 'sdk' | 'transport';
+
+interface Variant {
+  fixture: string;
+  label: string;
+  caller(s: Setting, ns: string): Promise<Caller>;
+}
+
+const OURS: Record<OursKind, Variant> = {
+  sdk: { fixture: 'bidi-sdk-server.ts', label: 'SDK service.bidi()', caller: sdkCaller },
+  transport: { fixture: 'bidi-transport-server.ts', label: 'AmqpTransport.bidi()', caller: transportCaller },
+};
+
+/** `ours` is set from BENCH_BIDI_OURS when the suite starts. */
+const VARIANTS: Record<VariantName, Variant> = {
   raw: {
     fixture: 'bidi-raw-server.ts',
     label: 'raw amqplib §9',
@@ -73,10 +106,48 @@ const VARIANTS: Record<
       };
     },
   },
-  ours: { fixture: 'bidi-ours-server.ts', label: 'AmqpTransport.bidi()', caller: transportCaller },
+  ours: OURS.sdk,
 };
 
-/** The caller side of "ours": `AmqpTransport.bidi()` with its defaults but the window. */
+/** The caller side of "ours": a service of its own, calling through `service.bidi()`. */
+async function sdkCaller(s: Setting, namespace: string): Promise<Caller> {
+  const infra = await createInfrastructure({
+    env: {
+      SWITCHYARD_ETCD: s.etcd,
+      SWITCHYARD_AMQP: s.url,
+      SWITCHYARD_NAMESPACE: namespace,
+      SWITCHYARD_SCHEMAS: s.schemasDir,
+    },
+    logger: pino({ level: 'warn' }),
+  });
+  const service = createService({ name: 'bench-bidi-caller', version: '1.0.0', infra });
+  await service.start();
+  await waitForInstance(infra.registry.view(), BIDI_SERVICE);
+  return {
+    async upload(count) {
+      const call = service.bidi<unknown, BidiCount>(`${BIDI_SERVICE}.${UPLOAD_METHOD}`, { window: s.window });
+      for (let n = 0; n < count; n++) await call.send(bidiItem(n));
+      await call.end();
+      let answer: BidiCount | undefined;
+      for await (const x of call) answer = x;
+      return answer?.count ?? -1;
+    },
+    async download(count) {
+      const call = service.bidi<BidiCount, unknown>(`${BIDI_SERVICE}.${DOWNLOAD_METHOD}`, { window: s.window });
+      await call.send({ count });
+      await call.end();
+      let seen = 0;
+      for await (const _ of call) seen++;
+      return seen;
+    },
+    close: async () => {
+      await service.close();
+      await infra.close();
+    },
+  };
+}
+
+/** `BENCH_BIDI_OURS=transport`: `AmqpTransport.bidi()` with its defaults but the window. */
 async function transportCaller(s: Setting, namespace: string): Promise<Caller> {
   const transport = new AmqpTransport({ url: s.url, namespace });
   await transport.start();
@@ -119,23 +190,40 @@ export async function runBidi(): Promise<SuiteReport> {
     window: envInt('BENCH_BIDI_WINDOW', 16),
     itemBytes: Buffer.byteLength(JSON.stringify(bidiItem(12_345))),
   };
-  const setting: Setting = { url: benchAmqpUrl(), window: params.window };
+  const ours = (process.env.BENCH_BIDI_OURS ?? 'sdk') as OursKind;
+  if (!(ours in OURS)) throw new Error(`BENCH_BIDI_OURS must be sdk or transport, got "${ours}"`);
+  VARIANTS.ours = OURS[ours];
+  const etcd = process.env.SWITCHYARD_BENCH_ETCD || ours !== 'sdk' ? undefined : await PrivateEtcd.start();
+  const schemasDir = mkdtempSync(join(tmpdir(), 'switchyard-bench-bidi-schemas-'));
+  writeFileSync(join(schemasDir, 'count.json'), JSON.stringify(BIDI_COUNT_SCHEMA));
+  writeFileSync(join(schemasDir, 'item.json'), JSON.stringify(BIDI_ITEM_SCHEMA));
+  const setting: Setting = {
+    url: benchAmqpUrl(),
+    etcd: process.env.SWITCHYARD_BENCH_ETCD ?? etcd?.endpoint ?? '',
+    schemasDir,
+    window: params.window,
+  };
   const rounds: Round[] = [];
-  for (let r = 0; r < params.rounds; r++) {
-    const round = await runRound(setting, params);
-    rounds.push(round);
-    for (const d of DIRECTIONS) {
-      for (const v of ['raw', 'ours'] as const) {
-        const f = round[d][v];
+  try {
+    for (let r = 0; r < params.rounds; r++) {
+      const round = await runRound(setting, params);
+      rounds.push(round);
+      for (const d of DIRECTIONS) {
+        for (const v of ['raw', 'ours'] as const) {
+          const f = round[d][v];
+          console.log(
+            `bidi round ${r + 1}/${params.rounds} ${d.padEnd(8)} ${v.padEnd(4)}: ${Math.round(f.itemsPerSecond)} items/s, ` +
+              `CPU/item caller ${f.callerCpuUsPerItem.toFixed(1)} µs, server ${f.serverCpuUsPerItem.toFixed(1)} µs`,
+          );
+        }
         console.log(
-          `bidi round ${r + 1}/${params.rounds} ${d.padEnd(8)} ${v.padEnd(4)}: ${Math.round(f.itemsPerSecond)} items/s, ` +
-            `CPU/item caller ${f.callerCpuUsPerItem.toFixed(1)} µs, server ${f.serverCpuUsPerItem.toFixed(1)} µs`,
+          `bidi round ${r + 1}/${params.rounds} ${d} items ratio ${(round[d].ours.itemsPerSecond / round[d].raw.itemsPerSecond).toFixed(3)}`,
         );
       }
-      console.log(
-        `bidi round ${r + 1}/${params.rounds} ${d} items ratio ${(round[d].ours.itemsPerSecond / round[d].raw.itemsPerSecond).toFixed(3)}`,
-      );
     }
+  } finally {
+    await etcd?.close();
+    rmSync(schemasDir, { recursive: true, force: true });
   }
   const r3 = (x: number) => Math.round(x * 1000) / 1000;
   const per = (d: Direction, get: (f: Figures) => number) =>
@@ -178,6 +266,7 @@ export async function runBidi(): Promise<SuiteReport> {
     ]),
   );
   return {
+    ours: VARIANTS.ours.label,
     method: `${params.rounds} rounds; in each, raw and ours run side by side in ${params.bursts} interleaved bursts (order alternating), one upload and one download stream per burst and variant; ratios are medians over rounds of ours/raw`,
     params,
     figures,
@@ -211,7 +300,12 @@ async function runRound(s: Setting, params: Params): Promise<Round> {
     for (const name of ['raw', 'ours'] as const) {
       // A fresh namespace and server per round: nothing carries over.
       const namespace = benchNamespace('bidi');
-      const server = await startFixture(VARIANTS[name].fixture, { BENCH_AMQP: s.url, BENCH_NAMESPACE: namespace });
+      const server = await startFixture(VARIANTS[name].fixture, {
+        BENCH_AMQP: s.url,
+        BENCH_NAMESPACE: namespace,
+        BENCH_ETCD: s.etcd,
+        BENCH_SCHEMAS: s.schemasDir,
+      });
       const side: Partial<Side> = {
         name,
         namespace,
@@ -250,7 +344,11 @@ async function runRound(s: Setting, params: Params): Promise<Round> {
     for (const side of sides) {
       await side.caller?.close();
       await side.server.stop();
-      await deleteTopology(s.url, [rpcQueue(side.namespace, BIDI_SERVICE)], [rpcExchange(side.namespace)]);
+      await deleteTopology(
+        s.url,
+        [rpcQueue(side.namespace, BIDI_SERVICE)],
+        [rpcExchange(side.namespace), `${side.namespace}.events`],
+      );
     }
   }
 }
