@@ -9,7 +9,7 @@ import type { ServiceCredentials } from '@switchyard/sdk';
 import type { Logger } from 'pino';
 
 export const DEMO_USER = 'demo-user';
-export const DEMO_USER_SCOPES = ['orders:read', 'orders:write', 'payments:charge'];
+export const DEMO_USER_SCOPES = ['orders:read', 'orders:write', 'payments:charge', 'notifications:read'];
 /** Signs in to the web console (`/console` on the admin port, docs/console.md). */
 export const DEMO_OPERATOR = 'demo-operator';
 export const OPERATOR_SCOPE = 'switchyard:operator';

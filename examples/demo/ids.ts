@@ -14,4 +14,6 @@ export const SCHEMA = Object.freeze({
   orderCreated: 'https://schemas.switchyard.dev/orders/order.created.event.json',
   chargeRequest: 'https://schemas.switchyard.dev/payments/payment.charge.request.json',
   chargeResponse: 'https://schemas.switchyard.dev/payments/payment.charge.response.json',
+  feedFilter: 'https://schemas.switchyard.dev/notifications/feed.filter.json',
+  feedItem: 'https://schemas.switchyard.dev/notifications/feed.item.json',
 });

@@ -71,6 +71,7 @@ installShutdownHandlers(
 await gateway.start();
 
 const base = gateway.address()!.url;
+const wsBase = base.replace(/^http/, 'ws');
 const admin = gateway.adminAddress()?.url;
 const tokenCurl = auth
   ? `curl -s -X POST ${auth.issuer}/oauth/token -H 'content-type: application/x-www-form-urlencoded' -d 'grant_type=client_credentials&client_id=${auth.user.clientId}&client_secret=${auth.user.clientSecret}'`
@@ -125,6 +126,19 @@ Try:
   curl -i -X POST ${base}/api/payments/charge -H "authorization: Bearer $TOKEN" -H 'content-type: application/json' -d '{"orderId":"nope"}'
   curl -i ${base}/api/orders                       # 401: no token
   ${admin ? `curl -s ${admin}/metrics | grep switchyard_gateway_requests_total` : ''}
+
+The live notifications feed is a WebSocket (a bidi stream to notifications.feed): send a
+filter as JSON at any time, get each order notification that passes it. Place an order
+(the POST above) while it is open. From a terminal:
+
+  npx wscat -c ${wsBase}/api/notifications/feed -H "authorization: Bearer $TOKEN"
+  > {"topics":["orders.created"],"minAmount":2000}
+
+or in a browser console (a browser sends the token as a subprotocol):
+
+  const ws = new WebSocket('${wsBase}/api/notifications/feed', ['bearer', '<TOKEN>']);
+  ws.onmessage = (e) => console.log(JSON.parse(e.data));
+  ws.onopen = () => ws.send(JSON.stringify({ topics: ['orders.*'] }));
 
 Ctrl-C stops everything gracefully.
 `);

@@ -15,6 +15,7 @@ export type { GatewayTlsOptions, ResolvedTls } from './config/tls-options.js';
 export type { HttpErrorBody, HttpErrorResponse } from './http/error-response.js';
 export { errorResponse, writeErrorResponse } from './http/error-response.js';
 export { HTTP_STATUS_BY_CODE, httpStatusOf } from './http/error-status.js';
+export { WS_CLOSE, WS_CLOSE_CODES, wsCloseCodeOf } from './http/ws-close-codes.js';
 // Metrics
 export type { GatewayMetricsOptions } from './metrics/gateway-metrics.js';
 export { DEFAULT_DURATION_BUCKETS, GatewayMetrics } from './metrics/gateway-metrics.js';

@@ -11,6 +11,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import WebSocket from 'ws';
+import { eventually } from '../fixtures/gateway-harness.js';
 
 const repo = fileURLToPath(new URL('../../', import.meta.url));
 const INSTALL_TIMEOUT_MS = 240_000;
@@ -354,6 +356,41 @@ describe('a newcomer following the README', () => {
     expect(fromEndpoint, 'with auth on, the demo prints a curl for its token endpoint').toBe(true);
     expect(checked200).toBeGreaterThanOrEqual(2);
     expect(placed.length).toBeGreaterThanOrEqual(1);
+  });
+
+  it('gets the live feed the printed WebSocket command promises', async () => {
+    expect(demoPid, 'the demo must be running').toBeDefined();
+    const token = /TOKEN=(\S+)/.exec(out)![1]!;
+    const lines = out.split('\n').map((l) => l.trim());
+    const wscat = lines.find((l) => l.startsWith('npx wscat '));
+    expect(wscat, 'the demo prints how to open the feed').toBeDefined();
+    const url = /-c (\S+)/.exec(wscat!)![1]!;
+    const filter = JSON.parse(lines[lines.indexOf(wscat!) + 1]!.replace(/^>\s*/, '')) as { minAmount: number };
+    const messages: Record<string, unknown>[] = [];
+    const ws = new WebSocket(url, { headers: { authorization: `Bearer ${token}` } });
+    ws.on('message', (data) => messages.push(JSON.parse(String(data))));
+    await new Promise<void>((resolve, reject) => {
+      ws.once('open', () => resolve());
+      ws.once('error', reject);
+    });
+    try {
+      ws.send(JSON.stringify(filter));
+      await eventually(() => expect(messages[0]).toEqual({ type: 'filter', filter }));
+      // An order above the filter's amount, through the printed POST.
+      const post = lines.find((l) => l.startsWith('curl ') && l.includes('-X POST') && l.includes('/api/orders'))!;
+      const req = curlRequest(parseShell(post, { TOKEN: token }).commands[0]!);
+      const res = await fetch(req.url, { method: req.method, headers: req.headers, body: req.body });
+      expect(res.status).toBe(201);
+      const { orderId, total } = (await res.json()) as { orderId: string; total: { amount: number } };
+      expect(total.amount).toBeGreaterThanOrEqual(filter.minAmount);
+      await eventually(() =>
+        expect(messages).toContainEqual(
+          expect.objectContaining({ type: 'notification', topic: 'orders.created', orderId }),
+        ),
+      );
+    } finally {
+      ws.close();
+    }
   });
 
   it(

@@ -37,6 +37,7 @@ beforeAll(async () => {
     methods: {
       create: { request: ORDER_REQUEST, response: ORDER_RESPONSE },
       track: { response: MONEY, streaming: true },
+      live: { request: ORDER_REQUEST, response: MONEY, kind: 'bidi' },
     },
   });
   routes = new MemoryRouteSource([
@@ -52,6 +53,12 @@ beforeAll(async () => {
       id: 'orders-track',
       match: { path: '/orders/track', methods: ['POST'] },
       target: { type: 'rpc', service: 'orders', method: 'track' },
+      auth: { mode: 'required', scopes: ['orders:write'] },
+    },
+    {
+      id: 'orders-live',
+      match: { path: '/orders/live', methods: ['GET'] },
+      target: { type: 'rpc', service: 'orders', method: 'live', stream: 'websocket' },
       auth: { mode: 'required', scopes: ['orders:write'] },
     },
     {
@@ -96,7 +103,25 @@ describe('GET /openapi.json', () => {
     const doc = r.json();
     await expectValid(doc);
     expect(doc.openapi).toBe('3.1.0');
-    expect(Object.keys(doc.paths).sort()).toEqual(['/files/{rest}', '/orders', '/orders/track', '/orders/{id}']);
+    expect(Object.keys(doc.paths).sort()).toEqual([
+      '/files/{rest}',
+      '/orders',
+      '/orders/live',
+      '/orders/track',
+      '/orders/{id}',
+    ]);
+
+    // A WebSocket route: the upgrade is the operation, each message's schema in x-switchyard-websocket.
+    const live = doc.paths['/orders/live'].get;
+    expect(live.responses['200']).toBeUndefined();
+    expect(live.responses['101'].description).toContain('WebSocket');
+    expect(live.responses['426']).toBeDefined();
+    expect(live.requestBody).toBeUndefined();
+    expect(live['x-switchyard-websocket']).toEqual({
+      subprotocols: ['bearer'],
+      send: { $ref: '#/components/schemas/orders.order.create.request' },
+      receive: { $ref: expect.stringMatching(/^#\/components\/schemas\/common\.money/) },
+    });
 
     // A streaming method's route: NDJSON lines of its item schema (or the error), or SSE.
     const track = doc.paths['/orders/track'].post;

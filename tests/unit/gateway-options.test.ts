@@ -34,6 +34,8 @@ describe('gateway options: defaults and environment', () => {
       timeoutMs: 30_000,
       shutdownTimeoutMs: 10_000,
       streamKeepAliveMs: 15_000,
+      wsMaxMessageBytes: 64 * 1024,
+      wsHighWaterBytes: 256 * 1024,
       workers: 1,
       trustProxy: false,
       tls: undefined,
@@ -163,6 +165,16 @@ describe('gateway options: refusals name the option', () => {
       'readyWhileDegraded not a boolean',
       () => resolveGatewayOptions({ env: noEnv, readyWhileDegraded: 'yes' as never }),
       'readyWhileDegraded',
+    ],
+    [
+      'zero WebSocket message limit',
+      () => resolveGatewayOptions({ env: noEnv, wsMaxMessageBytes: 0 }),
+      'wsMaxMessageBytes',
+    ],
+    [
+      'WebSocket high-water mark below 1 KiB',
+      () => resolveGatewayOptions({ env: noEnv, wsHighWaterBytes: 100 }),
+      'wsHighWaterBytes',
     ],
     [
       'negative stream keep-alive',

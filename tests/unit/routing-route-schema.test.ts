@@ -88,6 +88,20 @@ describe('valid routes', () => {
     expect(violations(rpc)).toEqual([]);
   });
 
+  it('accepts rpc targets that stream over a WebSocket or as SSE', () => {
+    const ws = {
+      id: 'chat',
+      match: { path: '/ws/chat', methods: ['GET'] },
+      target: { type: 'rpc', service: 'chat', method: 'talk', stream: 'websocket' },
+      maxBodyBytes: 4096,
+    };
+    expect(violations(ws)).toEqual([]);
+    expect(violations({ ...ws, match: { path: '/ws/chat' } })).toEqual([]);
+    expect(
+      violations({ ...ws, target: { ...ws.target, stream: 'sse' }, match: { path: '/a', methods: ['POST'] } }),
+    ).toEqual([]);
+  });
+
   it('accepts each path form and each balancer', () => {
     for (const path of ['/', '/*', '/**', '/a/b', '/a/:b/c', '/a/:b/*', '/v1/caf%C3%A9', "/a-b_c.d~!$&'()+,;=:@"]) {
       expect(violations(route({ match: { path } })), path).toEqual([]);
@@ -147,6 +161,12 @@ describe('schema violations come back as { pointer, message }, all of them', () 
       route({ target: { type: 'rpc', service: 's', method: 'm', stripPrefix: '/a' } }),
       '/target/stripPrefix',
     ],
+    [
+      'rpc with an unknown stream',
+      route({ target: { type: 'rpc', service: 's', method: 'm', stream: 'grpc' } }),
+      '/target/stream',
+    ],
+    ['stream on an http target', route({ target: { stream: 'websocket' } }), '/target/stream'],
     ['bad service name', route({ target: { service: 'my service' } }), '/target/service'],
     ['auth without mode', route({ auth: { scopes: ['a'] } }), '/auth/mode'],
     ['bad auth mode', route({ auth: { mode: 'maybe' } }), '/auth/mode'],
@@ -252,6 +272,18 @@ describe('semantic checks', () => {
       /must be literal/,
     ],
     ['stripPrefix "/"', route({ target: { stripPrefix: '/' } }), '/target/stripPrefix', /strip nothing/],
+    [
+      'websocket route that matches no GET',
+      route({ match: { methods: ['POST'] }, target: { type: 'rpc', service: 's', method: 'm', stream: 'websocket' } }),
+      '/match/methods',
+      /must include GET/,
+    ],
+    [
+      'websocket route with retries',
+      route({ retries: { attempts: 1 }, target: { type: 'rpc', service: 's', method: 'm', stream: 'websocket' } }),
+      '/retries',
+      /not replayed/,
+    ],
     [
       'auth off with rules',
       route({ auth: { mode: 'off', rules: [{ resource: '/a', effect: 'allow' }] } }),

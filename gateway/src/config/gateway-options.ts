@@ -86,8 +86,20 @@ export interface GatewayOptions {
    * An SSE stream (an RPC route to a streaming method, `Accept: text/event-stream`) that
    * sent nothing for this long gets a `: keep-alive` comment, so proxies and load
    * balancers with an idle timeout do not cut a quiet stream, ms. 0: never. Default 15000.
+   * A WebSocket stream that sent nothing for this long gets a ping frame.
    */
   streamKeepAliveMs?: number;
+  /**
+   * Largest WebSocket message on a `stream: websocket` route without `maxBodyBytes`, bytes:
+   * a bigger one closes the stream with 1009. Default 64 KiB.
+   */
+  wsMaxMessageBytes?: number;
+  /**
+   * Bytes a WebSocket may have waiting to be written before the gateway stops pulling the
+   * service's items (a client that stops reading then holds the service back through the
+   * stream's credit instead of filling the gateway's memory). Default 256 KiB.
+   */
+  wsHighWaterBytes?: number;
   /** Gateway processes on this machine (node cluster; needs etcd + RabbitMQ). Default SWITCHYARD_GATEWAY_WORKERS, else 1. */
   workers?: number;
   /** Script the cluster primary forks as workers. Default: the running script (`process.argv[1]`). */
@@ -143,6 +155,8 @@ export const GATEWAY_DEFAULTS = Object.freeze({
   requestTimeoutMs: 300_000,
   shutdownTimeoutMs: 10_000,
   streamKeepAliveMs: 15_000,
+  wsMaxMessageBytes: 64 * 1024,
+  wsHighWaterBytes: 256 * 1024,
   workers: 1,
   logLevel: 'info',
 });
@@ -173,6 +187,8 @@ export interface ResolvedGatewayOptions {
   readonly requestTimeoutMs: number;
   readonly shutdownTimeoutMs: number;
   readonly streamKeepAliveMs: number;
+  readonly wsMaxMessageBytes: number;
+  readonly wsHighWaterBytes: number;
   readonly workers: number;
   readonly workerScript: string | undefined;
   readonly logger: Logger | undefined;
@@ -209,6 +225,8 @@ const KNOWN: readonly (keyof GatewayOptions)[] = [
   'requestTimeoutMs',
   'shutdownTimeoutMs',
   'streamKeepAliveMs',
+  'wsMaxMessageBytes',
+  'wsHighWaterBytes',
   'workers',
   'workerScript',
   'logger',
@@ -364,6 +382,8 @@ export function resolveGatewayOptions(options: GatewayOptions = {}): ResolvedGat
     requestTimeoutMs: num('requestTimeoutMs', GATEWAY_DEFAULTS.requestTimeoutMs, 0, 3_600_000),
     shutdownTimeoutMs: num('shutdownTimeoutMs', GATEWAY_DEFAULTS.shutdownTimeoutMs, 0, 3_600_000),
     streamKeepAliveMs: num('streamKeepAliveMs', GATEWAY_DEFAULTS.streamKeepAliveMs, 0, 3_600_000),
+    wsMaxMessageBytes: num('wsMaxMessageBytes', GATEWAY_DEFAULTS.wsMaxMessageBytes, 1, MAX_BODY),
+    wsHighWaterBytes: num('wsHighWaterBytes', GATEWAY_DEFAULTS.wsHighWaterBytes, 1024, 64 * 1024 * 1024),
     workers,
     workerScript,
     logger,

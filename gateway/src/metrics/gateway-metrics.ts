@@ -1,8 +1,9 @@
 import { InvalidOptionsError } from '@switchyard/broker';
 import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from 'prom-client';
+import { WS_CLOSE_CODES } from '../http/ws-close-codes.js';
 import type { StoreFailureMode } from '../ratelimit/policy.js';
 import type { RateLimitMetrics } from '../ratelimit/route-limiter.js';
-import { type CircuitState, type RejectReason, UNMATCHED_ROUTE, type UpstreamErrorReason } from './labels.js';
+import { type CircuitState, OTHER, type RejectReason, UNMATCHED_ROUTE, type UpstreamErrorReason } from './labels.js';
 import { type RouteFamilies, RouteMetrics } from './route-metrics.js';
 
 /** Request duration buckets, seconds: 1 ms to 10 s, about three per decade. */
@@ -94,6 +95,18 @@ export class GatewayMetrics implements RateLimitMetrics {
         labelNames: ['route', 'reason'] as const,
         registers,
       }),
+      wsOpened: new Counter({
+        name: 'switchyard_gateway_websockets_opened_total',
+        help: 'WebSocket streams accepted on stream: websocket routes, by route.',
+        labelNames: ['route'] as const,
+        registers,
+      }),
+      wsClosed: new Counter({
+        name: 'switchyard_gateway_websockets_closed_total',
+        help: 'WebSocket streams closed, by route and close code (docs/gateway.md, WebSocket streams).',
+        labelNames: ['route', 'code'] as const,
+        registers,
+      }),
       circuitState: new Gauge({
         name: 'switchyard_gateway_circuit_state',
         help: 'Circuit breaker state per route and target: 0 closed, 1 half-open, 2 open.',
@@ -180,6 +193,15 @@ export class GatewayMetrics implements RateLimitMetrics {
 
   rateLimitStoreFailure(routeId: string, mode: StoreFailureMode): void {
     this.route(routeId).rateLimitStoreFailure(mode);
+  }
+
+  wsOpened(routeId: string): void {
+    this.route(routeId).wsOpened();
+  }
+
+  /** A close code outside the gateway's own set (a client's 3000-4999) is counted as `_other`. */
+  wsClosed(routeId: string, code: number): void {
+    this.route(routeId).wsClosed(WS_CLOSE_CODES.has(code) ? String(code) : OTHER);
   }
 
   setCircuitState(routeId: string, target: string, state: CircuitState): void {

@@ -23,6 +23,10 @@ export interface RouteFamilies {
   /** Requests on caching routes by result: hit, miss or bypass. */
   cache: Counter<'route' | 'result'>;
   circuitState: Gauge<'route' | 'target'>;
+  /** WebSocket streams accepted (`stream: websocket` routes). */
+  wsOpened: Counter<'route'>;
+  /** WebSocket streams closed, by close code (a bounded set, see ws-close-codes.ts). */
+  wsClosed: Counter<'route' | 'code'>;
 }
 
 type Inc = { inc(value?: number): void };
@@ -51,7 +55,9 @@ export class RouteMetrics {
   readonly #storeFailures = new Map<string, Inc>();
   readonly #cache = new Map<string, Inc>();
   readonly #circuitTargets = new Set<string>();
+  readonly #wsClosed = new Map<string, Inc>();
   #rateLimited: Inc | undefined;
+  #wsOpened: Inc | undefined;
 
   constructor(route: string, families: RouteFamilies) {
     this.route = route;
@@ -112,6 +118,21 @@ export class RouteMetrics {
     c.inc();
   }
 
+  wsOpened(): void {
+    this.#wsOpened ??= this.#f.wsOpened.labels({ route: this.route });
+    this.#wsOpened.inc();
+  }
+
+  /** `code`: already one of the bounded set (or `_other`). */
+  wsClosed(code: string): void {
+    let c = this.#wsClosed.get(code);
+    if (c === undefined) {
+      c = this.#f.wsClosed.labels({ route: this.route, code });
+      this.#wsClosed.set(code, c);
+    }
+    c.inc();
+  }
+
   /** Not on the hot path: set when a breaker changes state. */
   circuitState(target: string, state: CircuitState): void {
     this.#circuitTargets.add(target);
@@ -134,6 +155,8 @@ export class RouteMetrics {
     for (const mode of this.#storeFailures.keys()) this.#f.rateLimitStoreFailures.remove({ route, mode });
     for (const result of this.#cache.keys()) this.#f.cache.remove({ route, result });
     if (this.#rateLimited) this.#f.rateLimited.remove({ route });
+    if (this.#wsOpened) this.#f.wsOpened.remove({ route });
+    for (const code of this.#wsClosed.keys()) this.#f.wsClosed.remove({ route, code });
     for (const target of this.#circuitTargets) this.#f.circuitState.remove({ route, target });
     this.#requests.clear();
     this.#duration.clear();
@@ -142,7 +165,9 @@ export class RouteMetrics {
     this.#storeFailures.clear();
     this.#cache.clear();
     this.#circuitTargets.clear();
+    this.#wsClosed.clear();
     this.#rateLimited = undefined;
+    this.#wsOpened = undefined;
   }
 
   #child(cache: Map<string, Inc>, family: Counter<'route' | 'reason'>, reason: string): Inc {

@@ -46,8 +46,13 @@ export function buildOpenApi(src: OpenApiSources): OpenApiDocument {
   const paths: Record<string, Record<string, unknown>> = {};
   const used = new Set<string>();
   const schemaIds = new Set<string>();
-  const operations: Array<{ op: Record<string, unknown>; request?: string; response?: string; streaming: boolean }> =
-    [];
+  const operations: Array<{
+    op: Record<string, unknown>;
+    request?: string;
+    response?: string;
+    streaming: boolean;
+    websocket: boolean;
+  }> = [];
   const securitySchemes: Record<string, unknown> = {};
   if (src.credentials.bearer) securitySchemes.bearer = { type: 'http', scheme: 'bearer', bearerFormat: 'JWT' };
   if (src.credentials.apiKeyHeader) {
@@ -68,9 +73,16 @@ export function buildOpenApi(src: OpenApiSources): OpenApiDocument {
       if (item[key] !== undefined) continue; // a route of higher precedence has it
       const op = operation(route, method, params, src, methods.length > 1, used);
       item[key] = op;
-      const streaming = rpc?.streaming === true;
+      const websocket = def.target.type === 'rpc' && def.target.stream === 'websocket';
+      const streaming = !websocket && rpc?.streaming === true;
       if (streaming) markStreaming(op, def.target);
-      operations.push({ op, request: BODY_METHODS.has(method) ? request : undefined, response, streaming });
+      if (websocket) {
+        operations.push({ op, request, response, streaming: false, websocket });
+        if (request !== undefined) schemaIds.add(request);
+        if (response !== undefined) schemaIds.add(response);
+        continue;
+      }
+      operations.push({ op, request: BODY_METHODS.has(method) ? request : undefined, response, streaming, websocket });
       if (BODY_METHODS.has(method) && request !== undefined) schemaIds.add(request);
       if (response !== undefined) schemaIds.add(response);
     }
@@ -81,7 +93,11 @@ export function buildOpenApi(src: OpenApiSources): OpenApiDocument {
     const name = id === undefined ? undefined : bundle.nameOf(id);
     return name === undefined ? undefined : { $ref: `#/components/schemas/${name}` };
   };
-  for (const { op, request, response, streaming } of operations) {
+  for (const { op, request, response, streaming, websocket } of operations) {
+    if (websocket) {
+      markWebSocket(op, ref(request), ref(response));
+      continue;
+    }
     const body = ref(request);
     if (body !== undefined) op.requestBody = { required: true, content: { 'application/json': { schema: body } } };
     const ok = (op.responses as Record<string, Record<string, unknown>>)['200']!;
@@ -114,6 +130,33 @@ function markStreaming(op: Record<string, unknown>, target: OpenApiRoute['defini
   const name = target.type === 'rpc' ? `${target.service}.${target.method}` : target.service;
   ok.description = `The items of ${name}, as they come: one JSON item a line (application/x-ndjson), or one \`data:\` event each (text/event-stream, when Accept asks for it). A failure after the first item is the last line, \`{"error": <SwitchyardError>}\` (SSE: \`event: error\`).`;
   op['x-switchyard-stream'] = { framing: ['application/x-ndjson', 'text/event-stream'] };
+}
+
+/**
+ * A `stream: websocket` route (gateway.md#websocket-streams): OpenAPI 3.1 cannot describe
+ * the messages of a WebSocket, so the upgrade is the operation (101 instead of 200, 426 for
+ * a plain request) and `x-switchyard-websocket` gives the schema of each message each way.
+ */
+function markWebSocket(
+  op: Record<string, unknown>,
+  send: Record<string, unknown> | undefined,
+  receive: Record<string, unknown> | undefined,
+): void {
+  const responses = op.responses as Record<string, unknown>;
+  delete responses['200'];
+  responses['101'] = {
+    description:
+      'Switching Protocols: a WebSocket bridged to a bidi RPC stream. Each text message you send is one JSON item, each one you get is an item of the service; a failed stream ends with `{"error": <SwitchyardError>}` and a close code of 4000 + its HTTP status. Browsers send the token as the subprotocols `bearer`, `<token>`.',
+  };
+  responses['426'] = {
+    description: 'FAILED_PRECONDITION (upgrade_required): the route takes WebSocket upgrades only.',
+    content: { 'application/json': { schema: { $ref: `#/components/schemas/${ERROR_SCHEMA}` } } },
+  };
+  op['x-switchyard-websocket'] = {
+    subprotocols: ['bearer'],
+    ...(send ? { send } : {}),
+    ...(receive ? { receive } : {}),
+  };
 }
 
 function streamContent(item: Record<string, unknown> | undefined): Record<string, unknown> {

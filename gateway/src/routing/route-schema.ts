@@ -84,6 +84,15 @@ function semanticViolations(route: RouteDefinition): Violation[] {
       v.push({ pointer: '/target/hashHeader', message: 'is only used by balancer "consistent-hash"' });
     }
   }
+  if (target.type === 'rpc' && target.stream === 'websocket') {
+    // A WebSocket opens with a GET (RFC 6455 §4.1): a route that matches no GET would never open one.
+    if (route.match.methods !== undefined && !route.match.methods.includes('GET')) {
+      v.push({ pointer: '/match/methods', message: 'must include GET: a WebSocket opens with a GET request' });
+    }
+    if (route.retries !== undefined) {
+      v.push({ pointer: '/retries', message: 'cannot apply to a WebSocket stream (its items are not replayed)' });
+    }
+  }
   if (route.cache !== undefined) {
     if (target.type !== 'http') {
       v.push({

@@ -36,11 +36,22 @@ export interface HttpTarget {
   rewrite?: string;
 }
 
+export const RPC_STREAMS = ['websocket', 'sse'] as const;
+/** How an rpc route streams (docs/routes.md `stream`). */
+export type RpcStream = (typeof RPC_STREAMS)[number];
+
 /** Bridge the request to an RPC method over the broker. */
 export interface RpcTarget {
   type: 'rpc';
   service: string;
   method: string;
+  /**
+   * `websocket`: the route takes only WebSocket upgrades, bridged to a bidi method (one
+   * JSON message per item, docs/gateway.md "WebSocket streams"); a plain request gets 426.
+   * `sse`: a server-streaming method answers as SSE whatever `Accept` says. Absent: unary,
+   * or a server stream framed by `Accept` (NDJSON by default).
+   */
+  stream?: RpcStream;
 }
 
 export type RouteTarget = HttpTarget | RpcTarget;

@@ -1,5 +1,6 @@
 import type { ServerResponse } from 'node:http';
 import {
+  FailedPreconditionError,
   InvalidArgumentError,
   NotFoundError,
   ResourceExhaustedError,
@@ -10,9 +11,9 @@ import { errorResponse, type HttpErrorResponse } from '../http/error-response.js
 
 /**
  * Refusals of the HTTP edge itself. Each is an ordinary SwitchyardError (the body has
- * its code, `details.reason` says which refusal), written through `errorResponse`; four
- * of them answer with an HTTP status the error model has no code for: 405, 408, 413 and
- * 431. Those statuses are decided here, from `details.reason`, and nowhere else.
+ * its code, `details.reason` says which refusal), written through `errorResponse`; five
+ * of them answer with an HTTP status the error model has no code for: 405, 408, 413, 426
+ * and 431. Those statuses are decided here, from `details.reason`, and nowhere else.
  *
  * The codes follow gRPC: an oversized message is RESOURCE_EXHAUSTED (not retryable: the
  * same request fails again), a method the route does not serve is UNIMPLEMENTED.
@@ -25,7 +26,8 @@ export type EdgeReason =
   | 'request_timeout'
   | 'bad_framing'
   | 'malformed_request'
-  | 'invalid_json';
+  | 'invalid_json'
+  | 'upgrade_required';
 
 /** Errors built here: a service's error that happens to carry such a reason keeps its code's status. */
 const edgeErrors = new WeakSet<object>();
@@ -39,6 +41,7 @@ const STATUS_BY_REASON: Partial<Record<EdgeReason, number>> = {
   method_not_allowed: 405,
   request_timeout: 408,
   body_too_large: 413,
+  upgrade_required: 426,
   headers_too_large: 431,
 };
 
@@ -97,6 +100,15 @@ export function invalidJson(problem: string): SwitchyardError {
   });
 }
 
+/** A plain request to a `stream: websocket` route: only a WebSocket upgrade is served there. */
+export function upgradeRequired(): SwitchyardError {
+  return edge(
+    new FailedPreconditionError('this route serves WebSocket connections only: open one (Upgrade: websocket)', {
+      details: { reason: 'upgrade_required', upgrade: 'websocket' },
+    }),
+  );
+}
+
 /** `errorResponse`, with the edge statuses above and an `Allow` header on 405. */
 export function edgeErrorResponse(thrown: unknown, requestId?: string): HttpErrorResponse {
   const r = errorResponse(thrown, requestId);
@@ -108,6 +120,8 @@ export function edgeErrorResponse(thrown: unknown, requestId?: string): HttpErro
       r.status = status;
     }
     if (r.status === 405 && Array.isArray(details?.allowed)) r.headers.allow = (details.allowed as string[]).join(', ');
+    // RFC 9110 §15.5.22: a 426 names the protocol to switch to.
+    if (r.status === 426) r.headers.upgrade = 'websocket';
     // The rest of a too-large or broken request is not worth reading: close the connection.
     if (r.status === 413 || r.status === 431 || r.status === 408 || reason === 'bad_framing') {
       r.headers.connection = 'close';
@@ -150,6 +164,7 @@ const REASON_PHRASES: Record<number, string> = {
   405: 'Method Not Allowed',
   408: 'Request Timeout',
   413: 'Content Too Large',
+  426: 'Upgrade Required',
   429: 'Too Many Requests',
   431: 'Request Header Fields Too Large',
   500: 'Internal Server Error',

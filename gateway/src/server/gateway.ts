@@ -32,8 +32,12 @@ import { type GatewayPhase, ReadinessLatch, type ReadinessReport, readiness } fr
 import { RequestPipeline } from './request-pipeline.js';
 import { RouteRuntimes } from './route-runtimes.js';
 import { RpcBridge } from './rpc-bridge.js';
+import { WsBridge } from './ws-bridge.js';
 
 export type { Gateway, GatewayAddress };
+
+/** How long shutdown waits for WebSocket clients to answer the 1001 close before dropping them, ms. */
+const WS_SHUTDOWN_GRACE_MS = 2_000;
 
 /**
  * Build a gateway from options and the environment (see `GatewayOptions`). Throws
@@ -57,6 +61,8 @@ interface Running {
   routeSource: string;
   pool: UpstreamPool;
   pipeline: RequestPipeline;
+  /** WebSocket streams of `stream: websocket` routes. */
+  ws: WsBridge;
   server: HttpServer;
   admin: HttpServer | undefined;
   unsubscribe: () => void;
@@ -155,6 +161,7 @@ class HttpGateway implements Gateway {
       logger: log,
       maxBodyBytes: o.maxBodyBytes,
       timeoutMs: o.timeoutMs,
+      wsMaxMessageBytes: o.wsMaxMessageBytes,
     });
     partial.unsubscribe = store.subscribe((event) => {
       if (event.type === 'updated') runtimes.update(event.table);
@@ -189,6 +196,17 @@ class HttpGateway implements Gateway {
       openApi: openApi && { path: OPENAPI_PATH, handle: (req, res) => openApi.handle(req, res) },
     });
     const rpcTransport = await this.#rpcTransport(infra, partial);
+    const ws = new WsBridge({
+      transport: rpcTransport,
+      view,
+      metrics: this.#metrics,
+      logger: log,
+      schemas: infra.schemas,
+      issuer: infra.auth?.issuer,
+      highWaterBytes: o.wsHighWaterBytes,
+      keepAliveMs: o.streamKeepAliveMs,
+    });
+    partial.ws = ws;
     const pipeline = new RequestPipeline({
       store,
       runtimes,
@@ -198,6 +216,7 @@ class HttpGateway implements Gateway {
       trustProxy: o.trustProxy,
       forwarder: pool,
       rpc: new RpcBridge(rpcTransport, this.#metrics, infra.auth?.issuer, view, o.streamKeepAliveMs),
+      ws,
       schemas: infra.schemas,
       metrics: this.#metrics,
       logger: log,
@@ -357,12 +376,16 @@ class HttpGateway implements Gateway {
       // Stop accepting; connections with nothing in flight go at once.
       const closed = new Promise<void>((resolve) => r.server.close(() => resolve()));
       r.server.closeIdleConnections();
+      // WebSocket streams never drain by themselves: cancel them and tell their clients (1001)
+      // at once, alongside the requests in flight.
+      const wsClosed = r.ws?.close(Math.min(o.shutdownTimeoutMs, WS_SHUTDOWN_GRACE_MS));
       const inFlight = this.#inFlight.count;
       if (inFlight > 0) log.info({ inFlight, timeoutMs: o.shutdownTimeoutMs }, 'gateway: draining requests in flight');
       const drained = await this.#inFlight.idle(o.shutdownTimeoutMs);
       if (!drained) {
         log.warn({ cutOff: this.#inFlight.count }, 'gateway: shutdown timeout reached; cutting off requests in flight');
       }
+      await wsClosed;
       r.server.closeAllConnections();
       for (const socket of this.#upgraded) socket.destroy();
       await closed;

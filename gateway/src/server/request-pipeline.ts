@@ -34,6 +34,7 @@ import {
   methodNotAllowed,
   rawErrorResponse,
   routeNotFound,
+  upgradeRequired,
   writeEdgeError,
 } from './edge-errors.js';
 import type { Forwarder, ForwardRequest } from './forwarder.js';
@@ -43,6 +44,8 @@ import { isReservedPath } from './ops-app.js';
 import { REQUEST_ID_HEADER, requestIdOf } from './request-id.js';
 import type { RouteRuntimes } from './route-runtimes.js';
 import type { RpcBridge } from './rpc-bridge.js';
+import type { WsBridge } from './ws-bridge.js';
+import { takeSubprotocolBearer } from './ws-credentials.js';
 
 export interface RequestPipelineDeps {
   store: RouteStore;
@@ -54,6 +57,8 @@ export interface RequestPipelineDeps {
   trustProxy: TrustProxy;
   forwarder: Forwarder;
   rpc: RpcBridge;
+  /** `stream: websocket` routes; without it their upgrades get 501. */
+  ws?: WsBridge | undefined;
   schemas: SchemaRegistry;
   metrics: GatewayMetrics;
   logger: Logger;
@@ -106,7 +111,7 @@ type IpTagged = Socket & { [CLIENT_IP]?: string };
  *  9. body: read whole (up to the limit) when it must be validated or bridged, or is chunked;
  *     JSON parsed and checked against the route's `requestSchema`: 400 with every violation;
  * 10. target: `http` → the upstream pool (streams the body when it was not read), `rpc` →
- *     the RPC bridge. A client waiting on `Expect: 100-continue` is told to go on only here.
+ *     the RPC bridge; a `stream: websocket` route answers 426 here (it takes upgrades only). A client waiting on `Expect: 100-continue` is told to go on only here.
  *
  * Any failure is written once, as JSON, by `writeEdgeError`. The route table, per-route
  * auth and limits are prepared when routes change; a request allocates its state object,
@@ -184,6 +189,7 @@ export class RequestPipeline {
       if (x.span !== undefined) routeMatched(x.span, method, route, requestId);
       const rt = d.runtimes.get(route);
       if (rt.broken !== undefined) throw rt.broken;
+      if (rt.websocket) throw upgradeRequired();
       const declared = req.headers['content-length'];
       if (declared !== undefined && Number(declared) > rt.maxBodyBytes) throw bodyTooLarge(rt.maxBodyBytes);
 
@@ -341,7 +347,11 @@ export class RequestPipeline {
     this.#d.metrics.observeRequest(x.routeId, res.req?.method, status, (performance.now() - x.start) / 1000);
   }
 
-  /** WebSocket and other upgrades: the same checks, then the upstream takes the socket. */
+  /**
+   * WebSocket and other upgrades: the same checks (refusals are HTTP answers on the raw
+   * socket, before any handshake), then the upstream takes the socket — or, on a
+   * `stream: websocket` route, the WebSocket bridge.
+   */
   async #runUpgrade(req: IncomingMessage, socket: Duplex, head: Buffer): Promise<void> {
     const d = this.#d;
     let requestId: string | undefined;
@@ -359,12 +369,33 @@ export class RequestPipeline {
       routeId = hit.route.id;
       const rt = d.runtimes.get(hit.route);
       if (rt.broken !== undefined) throw rt.broken;
-      if (rt.rpc) throw methodNotAllowed(`${method} with Upgrade`, []);
+      if (rt.rpc && !rt.websocket) throw methodNotAllowed(`${method} with Upgrade`, []);
       const clientIp = this.#clientIp(req);
       if (rt.limitKey === 'ip') this.#limited(undefined, await this.#limit(routeId, clientIp, ANONYMOUS));
+      // Browsers cannot set Authorization on a WebSocket: their token may come as a subprotocol.
+      if (rt.websocket && !rt.authOff) takeSubprotocolBearer(req, d.guard.realm);
       const identity = await d.guard.authorize(req, rt.auth!, target.path);
       if (rt.limitKey !== undefined && rt.limitKey !== 'ip') {
         this.#limited(undefined, await this.#limit(routeId, clientIp, identity));
+      }
+      if (rt.websocket) {
+        const t = hit.route.target;
+        if (t.type !== 'rpc') return;
+        if (this.draining) throw new UnavailableError('the gateway is shutting down', { retryable: true });
+        if (d.ws === undefined) throw methodNotAllowed(`${method} with Upgrade`, []);
+        d.ws.upgrade({
+          req,
+          socket,
+          head,
+          routeId,
+          target: t,
+          identity,
+          requestId,
+          maxMessageBytes: rt.maxMessageBytes,
+          timeoutMs: rt.streamTimeoutMs,
+          requestSchema: rt.requestSchema,
+        });
+        return;
       }
       d.forwarder.upgrade(req, socket, head, {
         req,

@@ -28,6 +28,15 @@ export interface RouteRuntime {
   /** What the route's rate limit counts per; undefined when it has none. */
   readonly limitKey: RateLimitKeyKind | undefined;
   readonly rpc: boolean;
+  /** An rpc route with `stream: websocket`: upgrades only (426 for a plain request). */
+  readonly websocket: boolean;
+  /** WebSocket routes: the largest message, bytes (the route's `maxBodyBytes`, else `wsMaxMessageBytes`). */
+  readonly maxMessageBytes: number;
+  /**
+   * The route's own `timeoutMs`, undefined when it has none: a WebSocket stream is bounded
+   * only by a deadline the route asks for (the gateway default suits requests, not sessions).
+   */
+  readonly streamTimeoutMs: number | undefined;
   /** `$id` of the schema the body must satisfy. */
   readonly requestSchema: string | undefined;
   /** The body must be read whole before the target is called (RPC bridge, schema validation). */
@@ -43,6 +52,7 @@ export interface RouteRuntimeDeps {
   logger: Logger;
   maxBodyBytes: number;
   timeoutMs: number;
+  wsMaxMessageBytes: number;
 }
 
 export class RouteRuntimes {
@@ -95,6 +105,7 @@ export class RouteRuntimes {
       );
     }
     const rpc = route.target.type === 'rpc';
+    const websocket = route.target.type === 'rpc' && route.target.stream === 'websocket';
     return Object.freeze({
       route,
       auth,
@@ -104,6 +115,9 @@ export class RouteRuntimes {
       timeoutMs: route.timeoutMs ?? d.timeoutMs,
       limitKey: route.rateLimit?.key,
       rpc,
+      websocket,
+      maxMessageBytes: route.maxBodyBytes ?? d.wsMaxMessageBytes,
+      streamTimeoutMs: route.timeoutMs,
       requestSchema: schema,
       readsBody: rpc || schema !== undefined,
     });

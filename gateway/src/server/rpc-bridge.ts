@@ -1,23 +1,13 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Span } from '@opentelemetry/api';
 import { type Headers, isSwitchyardError, type Transport } from '@switchyard/broker';
-import {
-  AUTH_HEADER,
-  continueTrace,
-  failSpan,
-  formatTraceparent,
-  HEADER,
-  messagingSystemOf,
-  type RegistryView,
-  traceparentOf,
-} from '@switchyard/sdk';
+import { failSpan, messagingSystemOf, type RegistryView } from '@switchyard/sdk';
 import type { Identity } from '../auth/identity.js';
-import { IDENTITY_HEADER_NAMES } from '../auth/identity-headers.js';
 import type { GatewayMetrics } from '../metrics/gateway-metrics.js';
 import type { UpstreamErrorReason } from '../metrics/labels.js';
 import type { RpcTarget } from '../routing/route-types.js';
 import { startRpcSpan } from '../tracing/request-spans.js';
-import { REQUEST_ID_HEADER } from './request-id.js';
+import { rpcHeaders } from './rpc-headers.js';
 import { isStreamingMethod, StreamBridge } from './stream-bridge.js';
 
 /**
@@ -71,19 +61,7 @@ export class RpcBridge {
       parentSpan === undefined
         ? undefined
         : startRpcSpan(parentSpan, target.service, target.method, messagingSystemOf(this.#transport.kind));
-    const headers: Headers = {
-      [HEADER.traceparent]:
-        span === undefined ? formatTraceparent(continueTrace(single(req.headers.traceparent))) : traceparentOf(span),
-      [REQUEST_ID_HEADER]: requestId,
-    };
-    if (identity.subject !== undefined) headers[HEADER.caller] = identity.subject;
-    if (this.#issuer !== undefined && identity.token !== undefined && identity.claims.iss === this.#issuer) {
-      headers[AUTH_HEADER.userToken] = identity.token;
-    }
-    for (const name of IDENTITY_HEADER_NAMES) {
-      const v = req.headers[name];
-      if (typeof v === 'string') headers[name] = v;
-    }
+    const headers = rpcHeaders(req, identity, requestId, this.#issuer, span);
     if (this.#view !== undefined && isStreamingMethod(this.#view, target.service, target.method)) {
       await this.#stream(req, res, routeId, target, payload, headers, requestId, timeoutMs, span);
       return;
@@ -142,12 +120,8 @@ export class RpcBridge {
   }
 }
 
-function single(v: string | string[] | undefined): string | undefined {
-  return typeof v === 'string' ? v : undefined;
-}
-
 /** Failures of the hop itself; a service's own answer (INVALID_ARGUMENT, NOT_FOUND, ...) is not one. */
-function upstreamReason(err: unknown): UpstreamErrorReason | undefined {
+export function upstreamReason(err: unknown): UpstreamErrorReason | undefined {
   if (!isSwitchyardError(err)) return 'other';
   switch (err.code) {
     case 'DEADLINE_EXCEEDED':

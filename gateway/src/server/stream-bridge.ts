@@ -45,7 +45,8 @@ export function isStreamingMethod(view: RegistryView, service: string, method: s
 /**
  * The `rpc` target when the method is server-streaming (its registry record says
  * `streaming: true`): the payload opens `transport.stream()` and each item goes out as it
- * arrives, chunked, as SSE (`Accept: text/event-stream`) or NDJSON (the default).
+ * arrives, chunked, as SSE (`Accept: text/event-stream`, or always on a route with
+ * `stream: sse`) or NDJSON (the default).
  *
  * The status is sent with the first answer: a stream that fails before its first item
  * (no server, invalid request, denied) rejects like a unary call, and the pipeline writes
@@ -75,7 +76,8 @@ export class StreamBridge {
     deadline: number,
     requestId: string,
   ): Promise<StreamOutcome> {
-    const framing = framingOf(req.headers.accept);
+    // `stream: sse` routes serve EventSource-style clients that may not send Accept.
+    const framing = target.stream === 'sse' ? 'sse' : framingOf(req.headers.accept);
     const controller = new AbortController();
     const gone = () => {
       if (!res.writableFinished) controller.abort(new CancelledError('the HTTP client went away'));

@@ -3,10 +3,8 @@ import {
   CancelledError,
   type IncomingRequest,
   InvalidArgumentError,
-  isSwitchyardError,
   type MethodDefinition,
   type SwitchyardError,
-  toSwitchyardError,
   validationError,
 } from '@switchyard/broker';
 import { RequestContext } from '../context/call-context.js';
@@ -15,10 +13,11 @@ import { HEADER } from '../context/headers.js';
 import { parseTraceparent, type TraceContext } from '../context/trace-context.js';
 import type { MethodBulkhead } from '../resilience/bulkhead.js';
 import type { SchemaRegistry } from '../schemas/schema-registry.js';
-import { failSpan, remoteParent, SpanKind, startSpan, traceOfSpan, tracingOn, withSpan } from '../telemetry/spans.js';
+import { remoteParent, SpanKind, startSpan, traceOfSpan, tracingOn, withSpan } from '../telemetry/spans.js';
 import type { ResolvedBidi, ServiceBidiHandler, ServiceClientStreamHandler } from './bidi-options.js';
 import { MethodAdmission } from './method-admission.js';
-import { OK, type ServiceMetrics } from './service-metrics.js';
+import type { ServiceMetrics } from './service-metrics.js';
+import { publicStreamError, streamEnded } from './stream-outcome.js';
 
 /**
  * The incoming half of one bidi or client-streaming method. The transport's session
@@ -89,7 +88,7 @@ export class BidiRunner {
     }
     let release: () => void;
     try {
-      release = await this.admit(req);
+      release = await this.admission.holdSlot(req);
     } catch (err) {
       this.ended(span, started, err);
       throw err;
@@ -136,32 +135,14 @@ export class BidiRunner {
     });
   }
 
-  private async admit(req: IncomingRequest): Promise<() => void> {
-    const limited = this.admission.check(req);
-    if (limited) await limited;
-    // The slot is held until the stream ends: a stream is one long call.
-    return new Promise((resolve, reject) => {
-      this.admission.bulkhead.run(() => new Promise<void>((done) => resolve(done))).catch(reject);
-    });
-  }
-
   /** What the caller may see; anything that is not a SwitchyardError is logged here and becomes INTERNAL. */
   publicError(err: unknown, ctx: RequestContext): SwitchyardError {
-    const e = toSwitchyardError(err);
-    if (e !== err) ctx.logger.error({ err }, 'bidi handler failed');
-    return e;
+    return publicStreamError(err, ctx, 'bidi handler failed');
   }
 
-  /** Metrics and span of one stream (`err` undefined: it completed). */
+  /** Metrics and span of one stream, once, however it ended (`err` undefined: it completed). */
   ended(span: Span | undefined, started: number, err: unknown): void {
-    if (this.metrics) {
-      const code = err === undefined ? OK : isSwitchyardError(err) ? err.code : 'INTERNAL';
-      this.metrics.handled(this.spec.name, code, (performance.now() - started) / 1000);
-    }
-    if (span) {
-      if (err !== undefined) failSpan(span, err);
-      span.end();
-    }
+    streamEnded(this.metrics, this.spec.name, span, started, err);
   }
 }
 

@@ -63,4 +63,16 @@ export class MethodAdmission {
     }
     return this.#limiter?.take(callerOf(req.headers));
   }
+
+  /**
+   * For a stream: the checks, then a bulkhead slot held until the returned release is
+   * called, since a stream is one long call (stream-runner.ts, bidi-runner.ts).
+   */
+  async holdSlot(req: IncomingRequest): Promise<() => void> {
+    const limited = this.check(req);
+    if (limited) await limited;
+    return new Promise((resolve, reject) => {
+      this.bulkhead.run(() => new Promise<void>((done) => resolve(done))).catch(reject);
+    });
+  }
 }

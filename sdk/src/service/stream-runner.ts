@@ -2,11 +2,9 @@ import type { Context, Span } from '@opentelemetry/api';
 import {
   CancelledError,
   type IncomingRequest,
-  isSwitchyardError,
   type MethodDefinition,
   StreamItemInvalidError,
   type SwitchyardError,
-  toSwitchyardError,
 } from '@switchyard/broker';
 import { RequestContext } from '../context/call-context.js';
 import type { ContextHost } from '../context/context-host.js';
@@ -14,10 +12,11 @@ import { HEADER } from '../context/headers.js';
 import { parseTraceparent, type TraceContext } from '../context/trace-context.js';
 import type { MethodBulkhead } from '../resilience/bulkhead.js';
 import type { SchemaRegistry } from '../schemas/schema-registry.js';
-import { failSpan, remoteParent, SpanKind, startSpan, traceOfSpan, tracingOn, withSpan } from '../telemetry/spans.js';
+import { remoteParent, SpanKind, startSpan, traceOfSpan, tracingOn, withSpan } from '../telemetry/spans.js';
 import { MethodAdmission } from './method-admission.js';
-import { OK, type ServiceMetrics } from './service-metrics.js';
+import type { ServiceMetrics } from './service-metrics.js';
 import type { ResolvedStream } from './stream-options.js';
+import { publicStreamError, streamEnded } from './stream-outcome.js';
 
 /**
  * The incoming half of one server-streaming method: the same admission as a unary method
@@ -67,7 +66,7 @@ export class StreamRunner {
     let source: AsyncIterable<unknown> | Iterable<unknown>;
     let ctx: RequestContext;
     try {
-      release = await this.admit(req);
+      release = await this.admission.holdSlot(req);
       ctx = new RequestContext(this.host, this.spec.name, req, trace);
       try {
         const call = () => this.spec.handler(req.payload, ctx);
@@ -83,32 +82,14 @@ export class StreamRunner {
     return new OutgoingItems(this, source, ctx, req, release, started, span, parent);
   }
 
-  private async admit(req: IncomingRequest): Promise<() => void> {
-    const limited = this.admission.check(req);
-    if (limited) await limited;
-    // The slot is held until the stream ends: a stream is one long call.
-    return new Promise((resolve, reject) => {
-      this.admission.bulkhead.run(() => new Promise<void>((done) => resolve(done))).catch(reject);
-    });
-  }
-
   /** What the caller may see; anything that is not a SwitchyardError is logged here and becomes INTERNAL. */
   publicError(err: unknown, ctx: RequestContext): SwitchyardError {
-    const e = toSwitchyardError(err);
-    if (e !== err) ctx.logger.error({ err }, 'stream handler failed');
-    return e;
+    return publicStreamError(err, ctx, 'stream handler failed');
   }
 
-  /** Metrics and span of one stream, once, however it ended (`err` undefined: all items sent). */
+  /** Metrics and span of one stream, once, however it ended (`err` undefined: it completed). */
   ended(span: Span | undefined, started: number, err: unknown): void {
-    if (this.metrics) {
-      const code = err === undefined ? OK : isSwitchyardError(err) ? err.code : 'INTERNAL';
-      this.metrics.handled(this.spec.name, code, (performance.now() - started) / 1000);
-    }
-    if (span) {
-      if (err !== undefined) failSpan(span, err);
-      span.end();
-    }
+    streamEnded(this.metrics, this.spec.name, span, started, err);
   }
 }
 
