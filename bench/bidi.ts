@@ -20,6 +20,7 @@
  * The SDK needs a registry: a private etcd (tests/harness) unless SWITCHYARD_BENCH_ETCD names one.
  */
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { AmqpTransport } from '@switchyard/broker';
@@ -33,6 +34,7 @@ import {
   type BidiCount,
   bidiItem,
   DOWNLOAD_METHOD,
+  INGEST_METHOD,
   UPLOAD_METHOD,
 } from './lib/bidi-items.js';
 import { deleteTopology } from './lib/cleanup.js';
@@ -45,6 +47,7 @@ import { rpcExchange, rpcQueue } from './lib/rpc-topology.js';
 import { median, nowMs, ratePerSecond } from './lib/stats.js';
 import type { SuiteReport } from './lib/suite.js';
 import { printTable } from './lib/table.js';
+import { WsBidiCaller } from './lib/ws-bidi-caller.js';
 
 const TARGET = 0.85;
 
@@ -110,7 +113,7 @@ const VARIANTS: Record<VariantName, Variant> = {
 };
 
 /** The caller side of "ours": a service of its own, calling through `service.bidi()`. */
-async function sdkCaller(s: Setting, namespace: string): Promise<Caller> {
+async function sdkCaller(s: Setting, namespace: string, uploadMethod = UPLOAD_METHOD): Promise<Caller> {
   const infra = await createInfrastructure({
     env: {
       SWITCHYARD_ETCD: s.etcd,
@@ -125,7 +128,8 @@ async function sdkCaller(s: Setting, namespace: string): Promise<Caller> {
   await waitForInstance(infra.registry.view(), BIDI_SERVICE);
   return {
     async upload(count) {
-      const call = service.bidi<unknown, BidiCount>(`${BIDI_SERVICE}.${UPLOAD_METHOD}`, { window: s.window });
+      const call = service.bidi<unknown, BidiCount>(`${BIDI_SERVICE}.${uploadMethod}`, { window: s.window });
+      if (uploadMethod === INGEST_METHOD) await call.send({ count } satisfies BidiCount);
       for (let n = 0; n < count; n++) await call.send(bidiItem(n));
       await call.end();
       let answer: BidiCount | undefined;
@@ -193,7 +197,9 @@ export async function runBidi(): Promise<SuiteReport> {
   const ours = (process.env.BENCH_BIDI_OURS ?? 'sdk') as OursKind;
   if (!(ours in OURS)) throw new Error(`BENCH_BIDI_OURS must be sdk or transport, got "${ours}"`);
   VARIANTS.ours = OURS[ours];
-  const etcd = process.env.SWITCHYARD_BENCH_ETCD || ours !== 'sdk' ? undefined : await PrivateEtcd.start();
+  const withGateway = process.env.BENCH_BIDI_GATEWAY !== '0';
+  const needsEtcd = ours === 'sdk' || withGateway;
+  const etcd = process.env.SWITCHYARD_BENCH_ETCD || !needsEtcd ? undefined : await PrivateEtcd.start();
   const schemasDir = mkdtempSync(join(tmpdir(), 'switchyard-bench-bidi-schemas-'));
   writeFileSync(join(schemasDir, 'count.json'), JSON.stringify(BIDI_COUNT_SCHEMA));
   writeFileSync(join(schemasDir, 'item.json'), JSON.stringify(BIDI_ITEM_SCHEMA));
@@ -204,6 +210,7 @@ export async function runBidi(): Promise<SuiteReport> {
     window: params.window,
   };
   const rounds: Round[] = [];
+  const gatewayRounds: GatewayRound[] = [];
   try {
     for (let r = 0; r < params.rounds; r++) {
       const round = await runRound(setting, params);
@@ -218,6 +225,18 @@ export async function runBidi(): Promise<SuiteReport> {
         }
         console.log(
           `bidi round ${r + 1}/${params.rounds} ${d} items ratio ${(round[d].ours.itemsPerSecond / round[d].raw.itemsPerSecond).toFixed(3)}`,
+        );
+      }
+    }
+    for (let r = 0; withGateway && r < params.rounds; r++) {
+      const round = await runGatewayRound(setting, params);
+      gatewayRounds.push(round);
+      for (const d of DIRECTIONS) {
+        const g = round[d];
+        console.log(
+          `bidi gateway round ${r + 1}/${params.rounds} ${d.padEnd(8)}: direct ${Math.round(g.direct)} items/s, ` +
+            `WebSocket via gateway ${Math.round(g.gateway)} items/s (ratio ${(g.gateway / g.direct).toFixed(3)}), ` +
+            `gateway CPU/item ${g.gatewayCpuUsPerItem.toFixed(1)} µs`,
         );
       }
     }
@@ -265,13 +284,45 @@ export async function runBidi(): Promise<SuiteReport> {
       [`${d}_server_cpu_ratio`, ratio[`${d}_server_cpu_ratio`], '(info)', '-'],
     ]),
   );
+  let gateway: Record<string, unknown> | undefined;
+  if (gatewayRounds.length > 0) {
+    const g = (d: Direction) => ({
+      directItemsPerSecond: median(gatewayRounds.map((r) => r[d].direct)),
+      gatewayItemsPerSecond: median(gatewayRounds.map((r) => r[d].gateway)),
+      gatewayCpuUsPerItem: median(gatewayRounds.map((r) => r[d].gatewayCpuUsPerItem)),
+      ratio: r3(median(gatewayRounds.map((r) => r[d].gateway / r[d].direct))),
+    });
+    const figs = { upload: g('upload'), download: g('download') };
+    for (const d of DIRECTIONS) ratio[`gateway_${d}_items_ratio`] = figs[d].ratio;
+    printTable(
+      'bidi gateway: a ws client through the gateway (stream: websocket) vs a direct SDK caller, same server; information only',
+      ['direction', 'direct SDK items/s', 'ws via gateway items/s', 'gateway CPU µs/item', 'ratio'],
+      DIRECTIONS.map((d) => [
+        d,
+        figs[d].directItemsPerSecond,
+        figs[d].gatewayItemsPerSecond,
+        figs[d].gatewayCpuUsPerItem,
+        figs[d].ratio,
+      ]),
+    );
+    gateway = {
+      method: 'upload uses the ingest method ({ count } first) for both callers',
+      figures: figs,
+      rounds: gatewayRounds,
+    };
+  }
   return {
     ours: VARIANTS.ours.label,
+    ...(gateway ? { gateway } : {}),
     method: `${params.rounds} rounds; in each, raw and ours run side by side in ${params.bursts} interleaved bursts (order alternating), one upload and one download stream per burst and variant; ratios are medians over rounds of ours/raw`,
     params,
     figures,
     ratio,
-    targets: { upload_items_ratio: `>= ${TARGET}`, download_items_ratio: `>= ${TARGET}` },
+    targets: {
+      upload_items_ratio: `>= ${TARGET}`,
+      download_items_ratio: `>= ${TARGET}`,
+      ...(gateway ? { gateway_upload_items_ratio: '(info)', gateway_download_items_ratio: '(info)' } : {}),
+    },
     met: metBy.upload && metBy.download,
     rounds,
   };
@@ -356,4 +407,93 @@ async function runRound(s: Setting, params: Params): Promise<Round> {
 async function expectItems(side: Side, d: Direction, count: number): Promise<void> {
   const seen = await (d === 'upload' ? side.caller.upload(count) : side.caller.download(count));
   if (seen !== count) throw new Error(`${side.name}: a ${d} stream of ${count} items delivered ${seen}`);
+}
+
+/** One gateway round: items/s of each caller, and the gateway's CPU per item. */
+type GatewayRound = Record<Direction, { direct: number; gateway: number; gatewayCpuUsPerItem: number }>;
+
+/**
+ * The gateway variant (information only): one SDK server, and in front of it the gateway
+ * in a process of its own; a direct SDK caller and a `ws` client through the gateway take
+ * interleaved bursts against that same server. Upload is `ingest` for both (a WebSocket
+ * client cannot half-close and still read the answer).
+ */
+async function runGatewayRound(s: Setting, params: Params): Promise<GatewayRound> {
+  const namespace = benchNamespace('bidi-gw');
+  const env = { BENCH_AMQP: s.url, BENCH_NAMESPACE: namespace, BENCH_ETCD: s.etcd, BENCH_SCHEMAS: s.schemasDir };
+  const fixtures: Fixture[] = [];
+  let direct: Caller | undefined;
+  try {
+    fixtures.push(await startFixture('bidi-sdk-server.ts', env));
+    const port = await freePort();
+    const gw = await startFixture('bidi-gateway.ts', { ...env, BENCH_GATEWAY_PORT: String(port) });
+    fixtures.push(gw);
+    direct = await sdkCaller(s, namespace, INGEST_METHOD);
+    const ws = new WsBidiCaller(`ws://127.0.0.1:${port}`);
+    type Run = { name: 'direct' | 'gateway'; caller: Pick<Caller, Direction>; tally: Record<Direction, Tally> };
+    const runs: Run[] = [
+      { name: 'direct', caller: direct, tally: { upload: newTally(), download: newTally() } },
+      { name: 'gateway', caller: ws, tally: { upload: newTally(), download: newTally() } },
+    ];
+    await waitForGateway(ws);
+    for (const run of runs) for (const d of DIRECTIONS) await expectCount(run.name, d, run.caller, params.warmupItems);
+    const perBurst = Math.max(1, Math.floor(params.items / params.bursts));
+    for (let b = 0; b < params.bursts; b++) {
+      for (const d of DIRECTIONS) {
+        for (const run of b % 2 === 0 ? runs : [...runs].reverse()) {
+          const t = run.tally[d];
+          const gw0 = await gw.cpuMicros();
+          const t0 = nowMs();
+          await expectCount(run.name, d, run.caller, perBurst);
+          t.elapsedMs += nowMs() - t0;
+          t.serverCpu += (await gw.cpuMicros()) - gw0; // the gateway's, here
+          t.items += perBurst;
+        }
+      }
+    }
+    const round = {} as GatewayRound;
+    for (const d of DIRECTIONS) {
+      const [dt, gt] = [runs[0]!.tally[d], runs[1]!.tally[d]];
+      round[d] = {
+        direct: ratePerSecond(dt.items, dt.elapsedMs),
+        gateway: ratePerSecond(gt.items, gt.elapsedMs),
+        gatewayCpuUsPerItem: gt.serverCpu / gt.items,
+      };
+    }
+    return round;
+  } finally {
+    await direct?.close();
+    for (const f of fixtures.reverse()) await f.stop();
+    await deleteTopology(s.url, [rpcQueue(namespace, BIDI_SERVICE)], [rpcExchange(namespace), `${namespace}.events`]);
+  }
+}
+
+async function expectCount(name: string, d: Direction, caller: Pick<Caller, Direction>, count: number): Promise<void> {
+  const seen = await caller[d](count);
+  if (seen !== count) throw new Error(`${name}: a ${d} stream of ${count} items delivered ${seen}`);
+}
+
+/** The gateway answers 503 until its registry view has the server: try until it does (20 s at most). */
+async function waitForGateway(ws: WsBidiCaller): Promise<void> {
+  const until = Date.now() + 20_000;
+  for (;;) {
+    try {
+      await ws.download(1);
+      return;
+    } catch (err) {
+      if (Date.now() > until) throw err;
+      await new Promise((resolve) => setTimeout(resolve, 200));
+    }
+  }
+}
+
+function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const srv = createServer();
+    srv.once('error', reject);
+    srv.listen(0, '127.0.0.1', () => {
+      const { port } = srv.address() as { port: number };
+      srv.close(() => resolve(port));
+    });
+  });
 }
