@@ -4,6 +4,7 @@
  * a missed target is reported, not an error (benchmarks are evidence, not tests).
  */
 import { runAuth } from './auth.js';
+import { runBidi } from './bidi.js';
 import { runCache } from './cache.js';
 import { runEvents } from './events.js';
 import { runGateway } from './gateway.js';
@@ -20,6 +21,7 @@ const SUITES: Record<string, () => Promise<SuiteReport>> = {
   events: runEvents,
   sdk: runSdk,
   stream: runStream,
+  bidi: runBidi,
   gateway: runGateway,
   auth: runAuth,
   store: runStore,

@@ -61,10 +61,12 @@ export class BidiSession {
   private outputCredit: number;
   private stopped = false;
   private wake: (() => void) | undefined;
-  private onStop!: () => void;
-  private readonly stoppedPromise = new Promise<typeof STOPPED>((resolve) => {
-    this.onStop = () => resolve(STOPPED);
-  });
+  /**
+   * Settles the one race() in flight with STOPPED. Not a shared "stopped" promise raced
+   * with Promise.race: that adds a reaction to it per output item, kept until the stream
+   * ends, so a long stream's memory grew without bound (~350 bytes an item).
+   */
+  private stopWaiter: ((v: typeof STOPPED) => void) | undefined;
   private readonly heartbeat: Heartbeat;
   private deadlineTimer: NodeJS.Timeout | undefined;
 
@@ -279,7 +281,9 @@ export class BidiSession {
     this.heartbeat.stop();
     this.input.close(reason);
     if (reason) this.controller.abort(reason);
-    this.onStop();
+    const w = this.stopWaiter;
+    this.stopWaiter = undefined;
+    w?.(STOPPED);
     this.resume();
   }
 
@@ -289,13 +293,25 @@ export class BidiSession {
     wake?.();
   }
 
+  /** `work`'s outcome, or STOPPED as soon as the stream stops (work's later failure is then ignored). */
   private race<T>(work: Promise<T>): Promise<T | typeof STOPPED> {
     if (this.stopped) {
       work.catch(() => {});
       return Promise.resolve(STOPPED);
     }
-    work.catch(() => {});
-    return Promise.race([work, this.stoppedPromise]);
+    return new Promise<T | typeof STOPPED>((resolve, reject) => {
+      this.stopWaiter = resolve;
+      work.then(
+        (v) => {
+          if (this.stopWaiter === resolve) this.stopWaiter = undefined;
+          resolve(v);
+        },
+        (err: unknown) => {
+          if (this.stopWaiter === resolve) this.stopWaiter = undefined;
+          reject(err);
+        },
+      );
+    });
   }
 
   send(frame: Frame): boolean {
