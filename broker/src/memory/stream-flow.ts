@@ -9,18 +9,21 @@ export const STOPPED: unique symbol = Symbol('stopped');
 export class StreamFlow {
   private credit: number;
   private wake: (() => void) | undefined;
-  private readonly stopped: Promise<typeof STOPPED>;
+  /**
+   * Settles the one race() in flight with STOPPED. Not a shared "stopped" promise raced
+   * with Promise.race: that adds a reaction to it per item, kept until the stream ends,
+   * so a long stream's memory grew with every item (the same fix as bidi-session.ts).
+   */
+  private stopWaiter: ((v: typeof STOPPED) => void) | undefined;
   private isStopped = false;
 
   constructor(window: number, signal: AbortSignal) {
     this.credit = window;
-    let onStop!: () => void;
-    this.stopped = new Promise((resolve) => {
-      onStop = () => resolve(STOPPED);
-    });
     const stop = () => {
       this.isStopped = true;
-      onStop();
+      const w = this.stopWaiter;
+      this.stopWaiter = undefined;
+      w?.(STOPPED);
       this.wake?.();
     };
     if (signal.aborted) stop();
@@ -55,6 +58,19 @@ export class StreamFlow {
   /** `work`'s result, or STOPPED if the flow stops first (then `work`'s outcome is ignored). */
   race<T>(work: Promise<T>): Promise<T | typeof STOPPED> {
     work.catch(() => {});
-    return Promise.race([work, this.stopped]);
+    if (this.isStopped) return Promise.resolve(STOPPED);
+    return new Promise<T | typeof STOPPED>((resolve, reject) => {
+      this.stopWaiter = resolve;
+      work.then(
+        (v) => {
+          if (this.stopWaiter === resolve) this.stopWaiter = undefined;
+          resolve(v);
+        },
+        (err: unknown) => {
+          if (this.stopWaiter === resolve) this.stopWaiter = undefined;
+          reject(err);
+        },
+      );
+    });
   }
 }
