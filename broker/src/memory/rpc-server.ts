@@ -184,7 +184,12 @@ export class RpcServer implements Server, QueueConsumer<RpcRequest> {
       return fail(this.fromHandler(err, request));
     }
     // Same rule as on RabbitMQ: a result ready only after the deadline is not a success.
-    if (request.deadline !== undefined && Date.now() >= request.deadline) {
+    // The deadline timer can fire a millisecond before Date.now() reaches the deadline, so
+    // a handler that resolved on that abort also missed it (a test saw `{}` come back).
+    const missed =
+      request.deadline !== undefined &&
+      (Date.now() >= request.deadline || controller.signal.reason instanceof DeadlineExceededError);
+    if (missed) {
       return fail(new DeadlineExceededError(`${this.service}.${request.method} missed its deadline`));
     }
     const body = this.checkAndEncode(def, result, request);
