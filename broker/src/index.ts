@@ -2,6 +2,7 @@ export { AmqpTransport } from './amqp/amqp-transport.js';
 export type { AmqpTransportOptions, TransportLogger } from './amqp/options.js';
 export type { AmqpTlsOptions, Pem } from './amqp/tls-options.js';
 export { DIRECT_REPLY_TO, Topology } from './amqp/topology.js';
+export { failedBidiCall } from './bidi/bidi-call.js';
 export * from './codec.js';
 export * from './errors.js';
 export { MemoryBus, type MemoryQueueStats } from './memory/bus.js';

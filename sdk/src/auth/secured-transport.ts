@@ -16,6 +16,7 @@ import type {
   TransportEvents,
   TransportState,
 } from '@switchyard/broker';
+import { failedBidiCall, toSwitchyardError } from '@switchyard/broker';
 import { AUTH_HEADER } from './auth-headers.js';
 import type { MessageGuard } from './message-guard.js';
 
@@ -149,12 +150,25 @@ export class SecuredTransport implements Transport {
     payload: unknown,
     options: StreamCallOptions = {},
   ): AsyncIterableIterator<unknown> {
-    return this.#inner.stream(service, method, payload, { ...options, headers: this.#headers(options.headers) });
+    let headers: Headers;
+    try {
+      headers = this.#headers(options.headers);
+    } catch (err) {
+      // Never throws, as the Transport contract says: the failure comes out of the first next().
+      return failedBidiCall('', toSwitchyardError(err));
+    }
+    return this.#inner.stream(service, method, payload, { ...options, headers });
   }
 
   /** The token goes on the request only: the stream's items travel to the server's own reply address (docs/protocol.md §7, §9). */
   bidi(service: string, method: string, options: BidiCallOptions = {}): BidiCall {
-    return this.#inner.bidi(service, method, { ...options, headers: this.#headers(options.headers) });
+    let headers: Headers;
+    try {
+      headers = this.#headers(options.headers);
+    } catch (err) {
+      return failedBidiCall('', toSwitchyardError(err));
+    }
+    return this.#inner.bidi(service, method, { ...options, headers });
   }
 
   on<E extends keyof TransportEvents>(event: E, listener: TransportEvents[E]): this {
